@@ -1,0 +1,24 @@
+"""Alembic environment: migrates the database that bot.settings (or the caller) names."""
+from alembic import context
+
+from bot.db import get_engine
+from bot.models import Base
+
+config = context.config
+
+
+def run_migrations() -> None:
+    url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url") or None
+    engine = get_engine(url)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run_migrations()

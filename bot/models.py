@@ -1,0 +1,329 @@
+"""The domain model. Invariants that money and case states depend on are database constraints.
+
+All times are naive UTC (`bot.clock.utcnow`); replies convert them to Asia/Seoul.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+Base = declarative_base()
+
+# The states in which a case is still open: at most one such case per listing.
+OPEN_CASE_STATES = ("submitted", "under_review", "info_requested")
+CASE_STATES = (
+    "submitted",
+    "under_review",
+    "info_requested",
+    "action_taken",
+    "rejected",
+    "counter_notice",
+    "upheld",
+    "reinstated",
+    "withdrawn",
+    "closed",
+)
+INFRINGEMENT_TYPES = ("counterfeit", "trademark", "copyright", "design")
+
+
+def _in(column: str, values) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Brand(Base):
+    __tablename__ = "brands"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(100), nullable=False, unique=True)
+    synonyms = relationship("BrandSynonym", back_populates="brand", cascade="all, delete-orphan")
+
+
+class BrandSynonym(Base):
+    __tablename__ = "brand_synonyms"
+    id = Column(Integer, primary_key=True)
+    brand_id = Column(Integer, ForeignKey("brands.id"), nullable=False)
+    # Stored case-folded so look-ups are exact matches.
+    synonym = Column(String(100), nullable=False, unique=True)
+    brand = relationship("Brand", back_populates="synonyms")
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    # The marketplace's customer id; on the web/REST channel it is also the sender id.
+    id = Column(String(64), primary_key=True)
+    name = Column(String(100), nullable=False)
+    created_at = Column(DateTime, nullable=False)
+
+
+class RightsHolder(Base):
+    __tablename__ = "rights_holders"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(100), nullable=False)
+    brand_id = Column(Integer, ForeignKey("brands.id"), nullable=False)
+    verified_at = Column(DateTime, nullable=False)
+    brand = relationship("Brand")
+
+
+class ChatIdentity(Base):
+    """A chat account (channel + sender id) linked to a customer or a rights holder."""
+
+    __tablename__ = "chat_identities"
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(20), nullable=False)  # "web" (REST, socket.io) or "telegram"
+    external_id = Column(String(128), nullable=False)
+    customer_id = Column(String(64), ForeignKey("customers.id"))
+    created_at = Column(DateTime, nullable=False)
+    customer = relationship("Customer")
+    holders = relationship("RightsHolder", secondary="holder_identities")
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_identity_sender"),
+        CheckConstraint("channel IN ('web', 'telegram')", name="ck_identity_channel"),
+    )
+
+
+class HolderIdentity(Base):
+    """A chat account verified for a brand's rights holder (one account may hold several brands)."""
+
+    __tablename__ = "holder_identities"
+    rights_holder_id = Column(Integer, ForeignKey("rights_holders.id"), primary_key=True)
+    identity_id = Column(Integer, ForeignKey("chat_identities.id"), primary_key=True)
+    created_at = Column(DateTime, nullable=False)
+
+
+class Seller(Base):
+    __tablename__ = "sellers"
+    id = Column(String(32), primary_key=True)
+    name = Column(String(100), nullable=False)
+    status = Column(String(20), nullable=False, default="active")
+    frozen_until = Column(DateTime)
+    __table_args__ = (CheckConstraint("status IN ('active', 'frozen', 'closed')", name="ck_seller_status"),)
+
+
+class Strike(Base):
+    __tablename__ = "strikes"
+    id = Column(Integer, primary_key=True)
+    seller_id = Column(String(32), ForeignKey("sellers.id"), nullable=False)
+    listing_id = Column(String(16), ForeignKey("listings.id"), nullable=False)
+    case_id = Column(Integer, ForeignKey("ipp_cases.id"), nullable=False)
+    reason = Column(Text, nullable=False)
+    created_at = Column(DateTime, nullable=False)
+    expires_at = Column(DateTime, nullable=False)
+    withdrawn_at = Column(DateTime)
+    # A case's outcome applies once, however many reports it gathered.
+    __table_args__ = (UniqueConstraint("case_id", name="uq_strike_case"),)
+
+
+class Listing(Base):
+    __tablename__ = "listings"
+    id = Column(String(16), primary_key=True)
+    seller_id = Column(String(32), ForeignKey("sellers.id"), nullable=False)
+    brand_id = Column(Integer, ForeignKey("brands.id"), nullable=False)
+    title = Column(String(200), nullable=False)
+    price_krw = Column(Integer, nullable=False)
+    status = Column(String(20), nullable=False, default="active")
+    removed_at = Column(DateTime)
+    seller = relationship("Seller")
+    brand = relationship("Brand")
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'removed')", name="ck_listing_status"),
+        CheckConstraint("id LIKE '1005%'", name="ck_listing_id"),
+    )
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    number = Column(String(16), primary_key=True)
+    customer_id = Column(String(64), ForeignKey("customers.id"), nullable=False)
+    listing_id = Column(String(16), ForeignKey("listings.id"), nullable=False)
+    product_name = Column(String(200), nullable=False)
+    amount_krw = Column(Integer, nullable=False)
+    paid_at = Column(DateTime, nullable=False)
+    delivered_at = Column(DateTime)
+    status = Column(String(20), nullable=False)
+    listing = relationship("Listing")
+    customer = relationship("Customer")
+    __table_args__ = (
+        CheckConstraint("amount_krw > 0", name="ck_order_amount"),
+        CheckConstraint("status IN ('paid', 'shipped', 'delivered')", name="ck_order_status"),
+        CheckConstraint("length(number) = 16", name="ck_order_number"),
+    )
+
+
+class Photo(Base):
+    __tablename__ = "photos"
+    sha256 = Column(String(64), primary_key=True)
+    path = Column(String(400), nullable=False)
+    mime = Column(String(40), nullable=False)
+    width = Column(Integer, nullable=False)
+    height = Column(Integer, nullable=False)
+    size_bytes = Column(Integer, nullable=False)
+    phash = Column(String(16), nullable=False, index=True)
+    created_at = Column(DateTime, nullable=False)
+
+
+class IppCase(Base):
+    """One case per listing under suspicion; shopper reports and takedown notices join it."""
+
+    __tablename__ = "ipp_cases"
+    id = Column(Integer, primary_key=True)
+    number = Column(String(15), unique=True)  # IPP-YYYY-NNNNNN, set right after insert
+    listing_id = Column(String(16), ForeignKey("listings.id"), nullable=False)
+    brand_id = Column(Integer, ForeignKey("brands.id"), nullable=False)
+    state = Column(String(20), nullable=False)
+    source = Column(String(20), nullable=False)  # "shopper_report" or "rights_holder"
+    rights_holder_id = Column(Integer, ForeignKey("rights_holders.id"))
+    infringement_type = Column(String(20))
+    trademark_number = Column(String(20))
+    description = Column(Text)
+    created_at = Column(DateTime, nullable=False)
+    updated_at = Column(DateTime, nullable=False)
+    decided_at = Column(DateTime)
+    listing = relationship("Listing")
+    brand = relationship("Brand")
+    rights_holder = relationship("RightsHolder")
+    events = relationship("CaseEvent", order_by="CaseEvent.id", back_populates="case")
+    __table_args__ = (
+        CheckConstraint(_in("state", CASE_STATES), name="ck_case_state"),
+        CheckConstraint("source IN ('shopper_report', 'rights_holder')", name="ck_case_source"),
+        CheckConstraint(
+            "infringement_type IS NULL OR " + _in("infringement_type", INFRINGEMENT_TYPES),
+            name="ck_case_infringement_type",
+        ),
+        Index(
+            "uq_open_case_per_listing",
+            "listing_id",
+            unique=True,
+            sqlite_where=text(_in("state", OPEN_CASE_STATES)),
+            postgresql_where=text(_in("state", OPEN_CASE_STATES)),
+        ),
+    )
+
+
+class CaseEvent(Base):
+    """The case timeline: every change with time, actor and note."""
+
+    __tablename__ = "case_events"
+    id = Column(Integer, primary_key=True)
+    case_id = Column(Integer, ForeignKey("ipp_cases.id"), nullable=False, index=True)
+    at = Column(DateTime, nullable=False)
+    actor = Column(String(100), nullable=False)
+    from_state = Column(String(20))
+    to_state = Column(String(20), nullable=False)
+    note = Column(Text)
+    case = relationship("IppCase", back_populates="events")
+
+
+class CasePhoto(Base):
+    __tablename__ = "case_photos"
+    case_id = Column(Integer, ForeignKey("ipp_cases.id"), primary_key=True)
+    photo_sha256 = Column(String(64), ForeignKey("photos.sha256"), primary_key=True)
+
+
+class Report(Base):
+    """A shopper's counterfeit report: one per order, ever."""
+
+    __tablename__ = "reports"
+    id = Column(Integer, primary_key=True)
+    number = Column(String(15), unique=True)  # RPT-YYYY-NNNNNN, set right after insert
+    customer_id = Column(String(64), ForeignKey("customers.id"), nullable=False, index=True)
+    order_number = Column(String(16), ForeignKey("orders.number"), nullable=False, unique=True)
+    case_id = Column(Integer, ForeignKey("ipp_cases.id"), nullable=False)
+    description = Column(Text, nullable=False)
+    # refund_status: granted under the guarantee, held for agent review (abuse rules), or rejected.
+    refund_status = Column(String(20), nullable=False)
+    hold_reason = Column(Text)
+    # verdict of the brand-protection review of the listing.
+    verdict = Column(String(20), nullable=False, default="pending")
+    created_at = Column(DateTime, nullable=False)
+    order = relationship("Order")
+    case = relationship("IppCase")
+    refund = relationship("Refund", uselist=False, back_populates="report")
+    __table_args__ = (
+        CheckConstraint("refund_status IN ('granted', 'held', 'rejected')", name="ck_report_refund_status"),
+        CheckConstraint("verdict IN ('pending', 'confirmed_fake', 'genuine')", name="ck_report_verdict"),
+    )
+
+
+class ReportPhoto(Base):
+    __tablename__ = "report_photos"
+    report_id = Column(Integer, ForeignKey("reports.id"), primary_key=True)
+    photo_sha256 = Column(String(64), ForeignKey("photos.sha256"), primary_key=True)
+
+
+class Refund(Base):
+    """Money paid under the guarantee. The unique order number is the never-twice guarantee."""
+
+    __tablename__ = "refunds"
+    id = Column(Integer, primary_key=True)
+    order_number = Column(String(16), ForeignKey("orders.number"), nullable=False, unique=True)
+    report_id = Column(Integer, ForeignKey("reports.id"), nullable=False, unique=True)
+    amount_krw = Column(Integer, nullable=False)
+    approved_by = Column(String(100), nullable=False)  # "guarantee" or the agent
+    created_at = Column(DateTime, nullable=False)
+    report = relationship("Report", back_populates="refund")
+    __table_args__ = (CheckConstraint("amount_krw > 0", name="ck_refund_amount"),)
+
+
+class BrandOwnerInvite(Base):
+    __tablename__ = "brand_owner_invites"
+    id = Column(Integer, primary_key=True)
+    code = Column(String(8), nullable=False, unique=True)
+    brand_id = Column(Integer, ForeignKey("brands.id"), nullable=False)
+    holder_name = Column(String(100), nullable=False)
+    created_at = Column(DateTime, nullable=False)
+    expires_at = Column(DateTime, nullable=False)
+    used_at = Column(DateTime)
+    used_by_identity_id = Column(Integer, ForeignKey("chat_identities.id"))
+    brand = relationship("Brand")
+
+
+class VerificationAttempt(Base):
+    """Failed verification codes, for the five-per-hour lock."""
+
+    __tablename__ = "verification_attempts"
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(20), nullable=False)
+    external_id = Column(String(128), nullable=False)
+    at = Column(DateTime, nullable=False)
+    __table_args__ = (Index("ix_verification_attempts_sender", "channel", "external_id", "at"),)
+
+
+class Notification(Base):
+    """The outbox: written in the same transaction as the change it announces."""
+
+    __tablename__ = "notifications"
+    id = Column(Integer, primary_key=True)
+    case_event_id = Column(Integer, ForeignKey("case_events.id"), nullable=False)
+    identity_id = Column(Integer, ForeignKey("chat_identities.id"), nullable=False)
+    text = Column(Text, nullable=False)
+    created_at = Column(DateTime, nullable=False)
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(DateTime, nullable=False)
+    delivered_at = Column(DateTime)
+    last_error = Column(Text)
+    # At most one message per change and recipient, however often it is retried.
+    __table_args__ = (UniqueConstraint("case_event_id", "identity_id", name="uq_notification_once"),)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+    id = Column(Integer, primary_key=True)
+    at = Column(DateTime, nullable=False)
+    actor = Column(String(100), nullable=False)
+    action = Column(String(60), nullable=False)
+    subject = Column(String(100), nullable=False)
+    detail = Column(JSON)

@@ -1,0 +1,1 @@
+"""Service functions: each owns one transaction. The only code that writes the database."""

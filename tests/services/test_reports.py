@@ -1,0 +1,165 @@
+"""The refund guarantee: checks, abuse rules, and exactly-once payment under concurrency."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.clock import utcnow
+from bot.db import transaction
+from bot.models import AuditLog, IppCase, Order, Refund, Report
+from bot.services import orders, reports
+
+
+def _order(orders_by_customer, customer: str, delivered_days_ago):
+    return next(o for o in orders_by_customer[customer] if o["delivered_days_ago"] == delivered_days_ago)
+
+
+def test_granted_report_pays_the_full_amount_once(db_url, orders_by_customer):
+    order = _order(orders_by_customer, "shopper-1", 5)
+    outcome = reports.file_report("shopper-1", order["number"], "로고가 비뚤어졌어요")
+    assert outcome.status == "granted"
+    assert outcome.amount_krw == order["amount_krw"]
+    assert outcome.report_number.startswith("RPT-") and len(outcome.report_number) == 15
+    again = reports.file_report("shopper-1", order["number"], "다시 신고해요")
+    assert again.status == "already_refunded"
+    assert again.refunded_at == outcome.refunded_at and again.amount_krw == order["amount_krw"]
+    with transaction() as session:
+        assert session.execute(select(func.count(Refund.id))).scalar_one() == 1
+        report = session.execute(select(Report)).scalar_one()
+        case = session.get(IppCase, report.case_id)
+        assert case.state == "submitted" and case.source == "shopper_report"
+        assert session.execute(select(AuditLog).where(AuditLog.action == "report.filed")).scalars().first()
+
+
+@pytest.mark.parametrize("customer,days,problem", [
+    ("shopper-1", None, "not_delivered"),
+    ("shopper-1", 120, "window_expired"),
+])
+def test_refusals(db_url, orders_by_customer, customer, days, problem):
+    order = _order(orders_by_customer, customer, days)
+    outcome = reports.file_report(customer, order["number"], "가짜 같아요")
+    assert outcome.status == problem
+    with transaction() as session:
+        assert session.execute(select(func.count(Report.id))).scalar_one() == 0
+
+
+def test_someone_elses_order_looks_missing(db_url, orders_by_customer):
+    theirs = _order(orders_by_customer, "shopper-2", 5)
+    assert reports.file_report("shopper-1", theirs["number"], "가짜").status == "not_found"
+    assert reports.file_report("shopper-1", "8181000000000000", "가짜").status == "not_found"
+    assert orders.check_order("shopper-1", theirs["number"]) == orders.check_order("shopper-1", "8181000000000000")
+
+
+def test_window_boundary(db_url, orders_by_customer):
+    order = _order(orders_by_customer, "shopper-3", 45)
+    with transaction() as session:
+        row = session.get(Order, order["number"])
+        row.delivered_at = row.delivered_at - timedelta(days=44, hours=23)  # 89 days 23 h ago
+    assert orders.check_order("shopper-3", order["number"]).problem is None
+    with transaction() as session:
+        row = session.get(Order, order["number"])
+        row.delivered_at = row.delivered_at - timedelta(hours=2)  # just over 90 days
+    assert orders.check_order("shopper-3", order["number"]).problem == "window_expired"
+
+
+def test_reports_on_one_listing_share_one_case(db_url, orders_by_customer):
+    with transaction() as session:
+        first = session.get(Order, _order(orders_by_customer, "shopper-1", 5)["number"])
+        other = session.get(Order, _order(orders_by_customer, "shopper-2", 20)["number"])
+        other.listing_id = first.listing_id
+    a = reports.file_report("shopper-1", first.number, "가짜")
+    b = reports.file_report("shopper-2", other.number, "가짜")
+    assert a.case_number == b.case_number
+
+
+def test_more_than_three_refunds_in_30_days_goes_to_review(db_url, orders_by_customer):
+    with transaction() as session:
+        numbers = []
+        for n in range(4):
+            row = session.get(Order, orders_by_customer["shopper-4"][n]["number"])
+            row.status, row.delivered_at = "delivered", utcnow() - timedelta(days=2)
+            numbers.append(row.number)
+    outcomes = [reports.file_report("shopper-4", n, "가짜 같아요") for n in numbers]
+    assert [o.status for o in outcomes] == ["granted", "granted", "granted", "held"]
+    assert "30일" in outcomes[3].hold_reason
+    approved = reports.decide_held_refund(outcomes[3].report_number, approve=True, actor="agent:7")
+    assert approved.refund_status == "granted" and approved.refund_amount > 0
+    with pytest.raises(reports.ReportActionError):
+        reports.decide_held_refund(outcomes[3].report_number, approve=True, actor="agent:7")
+
+
+def test_same_photo_on_another_order_goes_to_review(db_url, orders_by_customer, tmp_path):
+    from PIL import Image
+    import io
+
+    from bot.services.photos import accept_bytes
+
+    buffer = io.BytesIO()
+    Image.linear_gradient("L").convert("RGB").save(buffer, "JPEG")
+    photo = accept_bytes([buffer.getvalue()]).ids
+    first = reports.file_report("shopper-1", _order(orders_by_customer, "shopper-1", 5)["number"], "가짜", photo)
+    second = reports.file_report("shopper-2", _order(orders_by_customer, "shopper-2", 5)["number"], "가짜", photo)
+    assert first.status == "granted"
+    assert second.status == "held" and first.report_number in second.hold_reason
+
+
+def test_twenty_concurrent_claims_pay_once_threads(db_url, orders_by_customer):
+    order = _order(orders_by_customer, "shopper-5", 20)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(lambda _: reports.file_report("shopper-5", order["number"], "가짜"), range(20)))
+    statuses = sorted(o.status for o in outcomes)
+    assert statuses.count("granted") == 1
+    assert statuses.count("already_refunded") == 19
+    granted = next(o for o in outcomes if o.status == "granted")
+    assert all(o.refunded_at == granted.refunded_at for o in outcomes)
+    with transaction() as session:
+        assert session.execute(select(func.count(Refund.id))).scalar_one() == 1
+        assert session.execute(select(func.count(Report.id))).scalar_one() == 1
+
+
+def _claim_in_process(args):
+    url, photo_dir, number = args
+    os.environ["CLEANBOT_DATABASE_URL"] = url
+    os.environ["CLEANBOT_PHOTO_DIR"] = photo_dir
+    from bot.services import reports as process_reports
+
+    return process_reports.file_report("shopper-6", number, "가짜 같아요").status
+
+
+def test_twenty_concurrent_claims_pay_once_processes(db_url, orders_by_customer, tmp_path):
+    order = _order(orders_by_customer, "shopper-6", 5)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes=20) as pool:
+        statuses = pool.map(_claim_in_process, [(db_url, str(tmp_path), order["number"])] * 20)
+    assert statuses.count("granted") == 1
+    assert statuses.count("already_refunded") == 19
+    with transaction() as session:
+        assert session.execute(select(func.count(Refund.id))).scalar_one() == 1
+
+
+def test_refund_uniqueness_is_a_database_constraint(db_url, orders_by_customer):
+    """Even code that skipped the checks could not pay an order twice."""
+    from sqlalchemy.exc import IntegrityError
+
+    from bot.clock import utcnow
+
+    paid = _order(orders_by_customer, "shopper-1", 5)
+    other = _order(orders_by_customer, "shopper-1", 20)
+    assert reports.file_report("shopper-1", paid["number"], "가짜").status == "granted"
+    with pytest.raises(IntegrityError):
+        with transaction() as session:
+            first = session.execute(select(Report)).scalar_one()
+            second = Report(customer_id="shopper-1", order_number=other["number"], case_id=first.case_id,
+                            description="x", refund_status="held", verdict="pending", created_at=utcnow())
+            session.add(second)
+            session.flush()
+            session.add(Refund(order_number=paid["number"], report_id=second.id, amount_krw=1,
+                               approved_by="x", created_at=utcnow()))
+            session.flush()
+    with transaction() as session:
+        assert session.execute(select(func.count(Refund.id))).scalar_one() == 1
