@@ -1,0 +1,1 @@
+"""Rasa SDK custom actions: read the tracker, call a `bot` service, render the Korean reply."""

@@ -1,0 +1,41 @@
+"""What every action needs: who is talking, and the message's photos as the connector stored them."""
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot import replies
+from bot.services import identity
+
+
+def who(tracker: Tracker) -> identity.Who:
+    return identity.resolve(tracker.get_latest_input_channel(), tracker.sender_id)
+
+
+def require_customer(tracker: Tracker, dispatcher: CollectingDispatcher) -> identity.Who | None:
+    """The shopper behind the chat, or None after telling them how to link their account."""
+    person = who(tracker)
+    if person.customer_id is None:
+        dispatcher.utter_message(text=replies.NOT_A_CUSTOMER[person.channel])
+        return None
+    return person
+
+
+def message_metadata(tracker: Tracker) -> dict[str, Any]:
+    return (tracker.latest_message or {}).get("metadata") or {}
+
+
+def latest_photo_ids(tracker: Tracker) -> list[str]:
+    """SHA-256 ids of the photos the latest message carried (stored by the connector)."""
+    return [str(p) for p in message_metadata(tracker).get("photo_ids") or []]
+
+
+def latest_photo_errors(tracker: Tracker) -> list[str]:
+    """Korean messages about files the connector refused (not an image, too large, ...)."""
+    return [str(e) for e in message_metadata(tracker).get("photo_errors") or []]
+
+
+def entity(tracker: Tracker, name: str) -> str | None:
+    return next(tracker.get_latest_entity_values(name), None)

@@ -1,0 +1,42 @@
+"""The shopper's recent orders, each with a one-tap "가품 신고" button (the one-click report)."""
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import require_customer
+from bot import replies
+from bot.korean import won
+from bot.services import orders
+
+
+class ActionListOrders(Action):
+    def name(self) -> str:
+        return "action_list_orders"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        person = require_customer(tracker, dispatcher)
+        if person is None:
+            return []
+        recent = orders.recent_orders(person.customer_id, limit=10)
+        if not recent:
+            dispatcher.utter_message(text="최근 주문이 없어요. 주문하신 뒤에 다시 확인해 주세요.")
+            return []
+        lines, buttons = ["최근 주문이에요."], []
+        for n, order in enumerate(recent, 1):
+            state = replies.delivery_state(order)
+            if order.refunded_at:
+                state += " · 환불 완료"
+            elif order.report_number:
+                state += f" · 신고됨({order.report_number})"
+            lines.append(f"{n}. {order.product_name} · {won(order.amount_krw)}\n   {state} · 주문번호 {order.number}")
+            if orders.check_order(person.customer_id, order.number).problem is None:
+                buttons.append({
+                    "title": f"가품 신고: {order.product_name}",
+                    "payload": f'/report_counterfeit{{"order_number":"{order.number}"}}',
+                })
+        if buttons:
+            lines.append("가품이 의심되는 주문이 있으면 아래 버튼을 눌러 바로 신고하세요.")
+        dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
+        return []

@@ -1,0 +1,138 @@
+"""Starts the action server and the Rasa server, waits until both answer, stops both together.
+
+Used by `make run` (`cleanbot run`) and by the end-to-end tests (free ports, their own database)."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Optional
+
+from bot.settings import PROJECT_ROOT, get_settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def offline_env(extra: Optional[dict] = None) -> dict:
+    """The environment every bot process runs with: no telemetry, no model downloads."""
+    env = dict(os.environ)
+    env.update({
+        "RASA_TELEMETRY_ENABLED": "false",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")])),
+    })
+    env.update(extra or {})
+    return env
+
+
+class BotServers:
+    def __init__(self, model: Path, rasa_port: int, action_port: int, env: Optional[dict] = None,
+                 log_dir: Optional[Path] = None):
+        self.model, self.rasa_port, self.action_port = model, rasa_port, action_port
+        self.env = offline_env({**(env or {}),
+                                "CLEANBOT_ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook"})
+        self.log_dir = log_dir
+        self.processes: list[subprocess.Popen] = []
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        out = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = open(self.log_dir / f"{name}.log", "ab")
+        self.processes.append(subprocess.Popen(
+            [sys.executable, *args], cwd=PROJECT_ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT if out else None,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        ))
+
+    def start(self, timeout: float = 240) -> "BotServers":
+        self._spawn("actions", ["-m", "rasa_sdk", "--actions", "actions", "--port", str(self.action_port)])
+        self._spawn("rasa", [
+            "-m", "rasa", "run", "--model", str(self.model), "--port", str(self.rasa_port),
+            "--enable-api", "--cors", "*", "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+        ])
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        checks = {
+            "action server": f"http://127.0.0.1:{self.action_port}/health",
+            "Rasa server": f"{self.rasa_url}/webhooks/rest/",
+        }
+        deadline = time.monotonic() + timeout
+        for name, url in checks.items():
+            while True:
+                dead = [p for p in self.processes if p.poll() is not None]
+                if dead:
+                    self.stop()
+                    raise RuntimeError(f"{name} exited early (see logs in {self.log_dir})")
+                try:
+                    with urllib.request.urlopen(url, timeout=2) as reply:
+                        if reply.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"{name} did not answer at {url} within {timeout:.0f}s")
+                time.sleep(0.5)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        self.processes.clear()
+
+
+def run() -> int:
+    """`make run`: serve until Ctrl-C or SIGTERM, then stop everything started here."""
+    from bot.training import train_if_changed
+
+    settings = get_settings()
+    model = train_if_changed()
+    servers = BotServers(model, settings.rasa_port, settings.action_port)
+    stopping = {"flag": False}
+
+    def _stop(signum, _frame):
+        stopping["flag"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    servers.start()
+    print(
+        f"\n클린봇이 준비됐어요.\n"
+        f"  Rasa 서버(REST, socket.io): {servers.rasa_url}  · 액션 서버: http://127.0.0.1:{settings.action_port}\n"
+        f"  터미널에서 대화하기: .venv/bin/cleanbot chat --sender shopper-1\n"
+        f"  REST: curl -s {servers.rasa_url}/webhooks/rest/webhook -d '{{\"sender\":\"shopper-1\",\"message\":\"안녕하세요\"}}'\n"
+        f"  멈추려면 Ctrl-C를 누르세요.\n",
+        flush=True,
+    )
+    try:
+        while not stopping["flag"]:
+            if any(p.poll() is not None for p in servers.processes):
+                print("서버 하나가 멈췄어요. 모두 종료할게요.", file=sys.stderr)
+                servers.stop()
+                return 1
+            time.sleep(0.5)
+    finally:
+        servers.stop()
+    return 0

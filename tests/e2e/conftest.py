@@ -1,0 +1,71 @@
+"""Real servers for end-to-end tests: a trained model, the action server and the Rasa server on
+free ports, with a database and photo directory of their own. Started once per test session."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import _prepare
+
+
+@dataclass
+class Chat:
+    url: str
+    sender: str
+    history: list = field(default_factory=list)
+
+    def say(self, text: str = "", photos: list[bytes] | None = None, raw_photos: list | None = None) -> list[dict]:
+        body: dict = {"sender": self.sender, "message": text}
+        if photos or raw_photos:
+            body["metadata"] = {"photos": [base64.b64encode(p).decode() for p in photos or []] + list(raw_photos or [])}
+        request = urllib.request.Request(f"{self.url}/webhooks/rest/webhook", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=120) as reply:
+            messages = json.loads(reply.read().decode())
+        self.history.append((text, messages))
+        return messages
+
+    def text(self, *args, **kwargs) -> str:
+        """Everything the bot answered to one message, as one string."""
+        return "\n".join(m.get("text", "") for m in self.say(*args, **kwargs))
+
+    def tap(self, messages: list[dict], title_part: str) -> list[dict]:
+        button = next(b for m in messages for b in m.get("buttons") or [] if title_part in b["title"])
+        return self.say(button["payload"])
+
+
+@pytest.fixture(scope="session")
+def bot_server(tmp_path_factory):
+    from bot.runner import BotServers, free_port
+    from bot.training import train_if_changed
+
+    model = train_if_changed()
+    home = tmp_path_factory.mktemp("e2e")
+    url = f"sqlite:///{home / 'cleanbot.db'}"
+    _prepare(url)
+    env = {"CLEANBOT_DATABASE_URL": url, "CLEANBOT_PHOTO_DIR": str(home / "photos")}
+    servers = BotServers(model, free_port(), free_port(), env=env, log_dir=Path("test-artifacts/e2e-logs"))
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # so tests can look into the same database through bot services
+    servers.start()
+    yield servers
+    servers.stop()
+    for key, value in old.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def chat_as(bot_server):
+    def make(sender: str) -> Chat:
+        return Chat(bot_server.rasa_url, sender)
+
+    return make
