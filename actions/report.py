@@ -57,9 +57,20 @@ def order_number_hint(text: str) -> str:
     return "주문번호를 찾지 못했어요. 주문번호는 숫자 16자리예요(예: 8181 2345 6789 0123)."
 
 
+# Slots the extractors set besides the form's own: rasa-sdk passes on only required slots, so
+# run() adds these back (a photo count, the failure counter, and stopping the form early).
+BOOKKEEPING_SLOTS = ("report_photos", "failed_attempts", "requested_slot")
+
+
 class ValidateReportForm(FormValidationAction):
     def name(self) -> str:
         return "validate_report_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        extraction = await self.get_extraction_events(dispatcher, tracker, domain)
+        tracker.add_slots(extraction)
+        validation = await self._extract_validation_events(dispatcher, tracker, domain)
+        return validation + [event for event in extraction if event["name"] in BOOKKEEPING_SLOTS]
 
     def _failed(self, dispatcher: CollectingDispatcher, tracker: Tracker, hint: str) -> dict[str, Any]:
         failures = int(tracker.get_slot("failed_attempts") or 0) + 1
