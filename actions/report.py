@@ -14,8 +14,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import entity, latest_photo_errors, latest_photo_ids, require_customer, who
 from bot import replies
-from bot.korean import josa, won
-from bot.nlu.identifier_extractor import find_identifiers, looks_like_order_number_attempt
+from bot.korean import won
+from bot.nlu.identifier_extractor import find_identifiers, order_number_attempt_digits
 from bot.services import orders, reports
 from bot.settings import get_settings
 
@@ -51,9 +51,9 @@ def order_number_hint(text: str) -> str:
         return f"입력하신 번호는 {kind}예요. 주문번호는 숫자 16자리예요(예: 8181 2345 6789 0123)."
     if "listing_id" in found:
         return "입력하신 번호는 상품 번호(1005로 시작)예요. 주문번호는 주문 내역에 있는 숫자 16자리예요."
-    digits = re.sub(r"\D", "", text)
-    if looks_like_order_number_attempt(text) and digits:
-        return f"주문번호는 숫자 16자리인데 입력하신 번호는 {len(digits)}자리예요. 주문 내역에서 다시 확인해 주세요."
+    digits = order_number_attempt_digits(text)
+    if digits:
+        return f"주문번호는 숫자 16자리인데 입력하신 번호는 {digits}자리예요. 주문 내역에서 다시 확인해 주세요."
     return "주문번호를 찾지 못했어요. 주문번호는 숫자 16자리예요(예: 8181 2345 6789 0123)."
 
 
@@ -265,5 +265,3 @@ class ActionCancelReport(Action):
         dispatcher.utter_message(response="utter_report_cancelled")
         return _reset() + [ActiveLoop(None)]
 
-
-__all__ = ["josa"]
