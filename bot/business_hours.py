@@ -1,0 +1,86 @@
+"""When agents are at work: weekdays 09:00–18:00 Asia/Seoul by default (CLEANBOT_BUSINESS_HOURS).
+
+The setting reads like "mon-fri 09:00-18:00" (days: mon tue wed thu fri sat sun, a range or a
+comma list). Public holidays are not modelled."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
+from typing import Optional
+from zoneinfo import ZoneInfo
+
+DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAYS_KO = ["월요일", "화요일", "수요일", "목요일", "금요일", "토요일", "일요일"]
+_SPEC = re.compile(r"^\s*([a-z,\-]+)\s+(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    days: frozenset[int]
+    opens: time
+    closes: time
+    zone: ZoneInfo
+
+    @classmethod
+    def parse(cls, spec: str, zone: str = "Asia/Seoul") -> "BusinessHours":
+        match = _SPEC.match(spec.lower())
+        if not match:
+            raise ValueError(f"business hours must look like 'mon-fri 09:00-18:00', not {spec!r}")
+        days: set[int] = set()
+        for part in match.group(1).split(","):
+            if "-" in part:
+                first, last = (DAYS.index(d) for d in part.split("-"))
+                days.update(range(first, last + 1) if first <= last else [*range(first, 7), *range(0, last + 1)])
+            else:
+                days.add(DAYS.index(part))
+        opens = time(int(match.group(2)), int(match.group(3)))
+        closes = time(int(match.group(4)), int(match.group(5)))
+        if closes <= opens:
+            raise ValueError("business hours must close after they open on the same day")
+        return cls(frozenset(days), opens, closes, ZoneInfo(zone))
+
+    def _local(self, moment: datetime) -> datetime:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return moment.astimezone(self.zone)
+
+    def is_open(self, moment: datetime) -> bool:
+        local = self._local(moment)
+        return local.weekday() in self.days and self.opens <= local.time() < self.closes
+
+    def next_opening(self, moment: datetime) -> datetime:
+        """The next moment (aware, local) agents are at work; `moment` itself if open now."""
+        local = self._local(moment)
+        if self.is_open(local):
+            return local
+        day = local.date()
+        if local.weekday() in self.days and local.time() < self.opens:
+            return datetime.combine(day, self.opens, self.zone)
+        for offset in range(1, 8):
+            candidate = day + timedelta(days=offset)
+            if candidate.weekday() in self.days:
+                return datetime.combine(candidate, self.opens, self.zone)
+        raise ValueError("business hours have no working day")
+
+    def describe_ko(self) -> str:
+        days = sorted(self.days)
+        if days == list(range(days[0], days[-1] + 1)) and len(days) > 1:
+            span = f"{DAYS_KO[days[0]][0]}~{DAYS_KO[days[-1]][0]}요일"
+        else:
+            span = ", ".join(DAYS_KO[d] for d in days)
+        return f"{span} {self.opens:%H:%M}~{self.closes:%H:%M}"
+
+
+def opening_ko(opening: datetime, now: Optional[datetime] = None) -> str:
+    """'오늘 오전 9시' / '내일 오전 9시' / '월요일(12월 1일) 오전 9시'."""
+    local_now = (now or datetime.now(opening.tzinfo)).astimezone(opening.tzinfo)
+    hour = opening.hour
+    clock = f"{'오전' if hour < 12 else '오후'} {hour if hour <= 12 else hour - 12}시" + (
+        f" {opening.minute}분" if opening.minute else "")
+    days = (opening.date() - local_now.date()).days
+    if days == 0:
+        return f"오늘 {clock}"
+    if days == 1:
+        return f"내일 {clock}"
+    return f"{DAYS_KO[opening.weekday()]}({opening.month}월 {opening.day}일) {clock}"
