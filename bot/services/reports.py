@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
 from bot.db import transaction
+from bot.korean import josa
 from bot.models import IppCase, Listing, Order, Photo, Refund, Report, ReportPhoto
 from bot.services import audit, cases
 from bot.services.numbers import public_number
@@ -231,7 +232,7 @@ def decide_held_refund(number: str, approve: bool, actor: str, reason: Optional[
             raise ReportActionError(f"{number} 신고를 찾을 수 없어요. 신고번호를 확인해 주세요.")
         if report.refund_status != "held":
             state = {"granted": "이미 환불된", "rejected": "이미 환불이 거절된"}[report.refund_status]
-            raise ReportActionError(f"{report.number}은 {state} 신고라서 다시 결정할 수 없어요.")
+            raise ReportActionError(f"{josa(report.number, '은/는')} {state} 신고라서 다시 결정할 수 없어요.")
         if approve:
             order = session.get(Order, report.order_number)
             report.refund_status = "granted"
@@ -255,7 +256,7 @@ def review_report(number: str, confirm_fake: bool, note: str, actor: str) -> Rep
         case = session.get(IppCase, report.case_id, with_for_update=True)
         target = "action_taken" if confirm_fake else "rejected"
         if case.state == target:
-            raise ReportActionError(f"{report.number}이 속한 {case.number}은 이미 결정된 케이스예요.")
+            raise ReportActionError(f"{josa(report.number, '이/가')} 속한 {josa(case.number, '은/는')} 이미 결정된 케이스예요. 상태를 바꾸려면 cleanbot cases set-status를 써 주세요.")
         if case.state in ("submitted", "info_requested"):
             cases.transition(session, case, "under_review", actor, "브랜드 보호팀이 검토를 시작했어요.")
         try:
