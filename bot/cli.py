@@ -10,6 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from bot import cli_holders, cli_telegram
 from bot.settings import get_settings
 
 
@@ -245,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     sellers = sub.add_parser("sellers", help="판매자").add_subparsers(dest="sellers_command", required=True)
     p = add(sellers, "show", cmd_sellers_show, "판매자 제재 현황")
     p.add_argument("seller")
+    cli_holders.register(sub, add)  # brand-owner, cases
+    cli_telegram.register(sub, add)  # telegram, shopper link-token
     return parser
 
 

@@ -327,3 +327,45 @@ class AuditLog(Base):
     action = Column(String(60), nullable=False)
     subject = Column(String(100), nullable=False)
     detail = Column(JSON)
+
+
+# ---------------------------------------------------------------- Telegram (connectors/telegram.py)
+
+from sqlalchemy import BigInteger  # noqa: E402  (kept with the Telegram tables)
+
+
+class TelegramUpdate(Base):
+    """Every Telegram update taken in, recorded before it is handled: a second delivery of the same
+    update_id (Telegram retrying a webhook, a restarted poller, another replica) fails the primary key."""
+
+    __tablename__ = "telegram_updates"
+    update_id = Column(BigInteger, primary_key=True, autoincrement=False)
+    kind = Column(String(30), nullable=False)  # message, callback_query, edited_message, …
+    chat_id = Column(BigInteger)
+    received_at = Column(DateTime, nullable=False, index=True)
+
+
+class TelegramLinkToken(Base):
+    """A one-time deep-link token (`/start <token>`) that links a Telegram account to a customer.
+    Only the SHA-256 of the token is stored; the token itself is shown once, to the marketplace."""
+
+    __tablename__ = "telegram_link_tokens"
+    token_sha256 = Column(String(64), primary_key=True)
+    customer_id = Column(String(64), ForeignKey("customers.id"), nullable=False, index=True)
+    created_at = Column(DateTime, nullable=False)
+    expires_at = Column(DateTime, nullable=False)
+    used_at = Column(DateTime)
+    used_by = Column(String(32))  # the Telegram user id that redeemed it
+    __table_args__ = (
+        CheckConstraint("(used_at IS NULL) = (used_by IS NULL)", name="ck_link_token_used"),
+    )
+
+
+class TelegramCallbackKey(Base):
+    """Button payloads longer than Telegram's 64-byte callback data, by a short key derived from
+    the payload's hash (so every replica computes the same key)."""
+
+    __tablename__ = "telegram_callback_keys"
+    key = Column(String(32), primary_key=True)
+    payload = Column(Text, nullable=False)
+    created_at = Column(DateTime, nullable=False)

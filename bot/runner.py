@@ -38,8 +38,9 @@ def offline_env(extra: Optional[dict] = None) -> dict:
 
 class BotServers:
     def __init__(self, model: Path, rasa_port: int, action_port: int, env: Optional[dict] = None,
-                 log_dir: Optional[Path] = None):
+                 log_dir: Optional[Path] = None, credentials: Optional[Path] = None):
         self.model, self.rasa_port, self.action_port = model, rasa_port, action_port
+        self.credentials = Path(credentials) if credentials is not None else PROJECT_ROOT / "credentials.yml"
         self.env = offline_env({**(env or {}),
                                 "CLEANBOT_ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook"})
         self.log_dir = log_dir
@@ -63,7 +64,7 @@ class BotServers:
         self._spawn("actions", ["-m", "rasa_sdk", "--actions", "actions", "--port", str(self.action_port)])
         self._spawn("rasa", [
             "-m", "rasa", "run", "--model", str(self.model), "--port", str(self.rasa_port),
-            "--enable-api", "--cors", "*", "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+            "--enable-api", "--cors", "*", "--endpoints", "endpoints.yml", "--credentials", str(self.credentials),
         ])
         self.wait_ready(timeout)
         return self
@@ -103,13 +104,58 @@ class BotServers:
         self.processes.clear()
 
 
+TELEGRAM_CHANNEL = "connectors.telegram.CleanBotTelegramInput"
+
+
+def credentials_file(environ: Optional[dict] = None, base: Path = PROJECT_ROOT / "credentials.yml",
+                     target: Optional[Path] = None) -> Path:
+    """credentials.yml, plus the Telegram channel when TELEGRAM_BOT_TOKEN is set.
+
+    Rasa refuses a credentials file whose ${VAR} names an unset variable, so the channel cannot sit in
+    credentials.yml for everyone; the generated file only references the token (no secret is written),
+    and the channel reads its other TELEGRAM_* settings from the environment."""
+    environ = os.environ if environ is None else environ
+    if not environ.get("TELEGRAM_BOT_TOKEN"):
+        return base
+    text = base.read_text(encoding="utf-8")
+    if any(line.startswith(TELEGRAM_CHANNEL) for line in text.splitlines()):
+        return base
+    target = target or PROJECT_ROOT / "var" / "credentials.generated.yml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(
+        text.rstrip() + "\n\n# Added by bot/runner.py because TELEGRAM_BOT_TOKEN is set (settings: README.md).\n"
+        f"{TELEGRAM_CHANNEL}:\n  access_token: ${{TELEGRAM_BOT_TOKEN}}\n",
+        encoding="utf-8",
+    )
+    return target
+
+
+def _telegram_line(settings) -> str:
+    if not settings.telegram_bot_token:
+        return "  텔레그램: TELEGRAM_BOT_TOKEN이 없어서 꺼져 있어요.\n"
+    if settings.telegram_webhook_url:
+        return f"  텔레그램: 웹훅 모드예요({settings.telegram_webhook_url}).\n"
+    return "  텔레그램: 폴링 모드로 연결했어요. 텔레그램에서 봇에게 말을 걸어 보세요.\n"
+
+
+def _announce_encoder() -> None:
+    """The FAQ search (and the NLU features, if configured) use the sentence encoder: say loudly when it
+    is the fallback model, before anything else is printed."""
+    from bot.encoder import fallback_banner
+
+    banner = fallback_banner()
+    if banner:
+        print(banner, flush=True)
+
+
 def run() -> int:
     """`make run`: serve until Ctrl-C or SIGTERM, then stop everything started here."""
     from bot.training import train_if_changed
 
     settings = get_settings()
+    _announce_encoder()
     model = train_if_changed()
-    servers = BotServers(model, settings.rasa_port, settings.action_port)
+    servers = BotServers(model, settings.rasa_port, settings.action_port, credentials=credentials_file())
     stopping = {"flag": False}
 
     def _stop(signum, _frame):
@@ -120,9 +166,11 @@ def run() -> int:
     servers.start()
     print(
         f"\n클린봇이 준비됐어요.\n"
+        f"  웹 채팅: http://localhost:{settings.rasa_port}/chat  (브라우저에서 열고 데모 사용자를 골라 주세요)\n"
         f"  Rasa 서버(REST, socket.io): {servers.rasa_url}  · 액션 서버: http://127.0.0.1:{settings.action_port}\n"
         f"  터미널에서 대화하기: .venv/bin/cleanbot chat --sender shopper-1\n"
         f"  REST: curl -s {servers.rasa_url}/webhooks/rest/webhook -d '{{\"sender\":\"shopper-1\",\"message\":\"안녕하세요\"}}'\n"
+        f"{_telegram_line(settings)}"
         f"  멈추려면 Ctrl-C를 누르세요.\n",
         flush=True,
     )

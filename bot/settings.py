@@ -42,6 +42,38 @@ class Settings:
     rasa_port: int = field(default_factory=lambda: _env_int("CLEANBOT_RASA_PORT", 5005))
     encoder: str = field(default_factory=lambda: _env("CLEANBOT_ENCODER", "jhgan/ko-sroberta-multitask"))
     timezone: str = field(default_factory=lambda: _env("CLEANBOT_TIMEZONE", "Asia/Seoul"))
+    # Rights holders: verification lock, IPP review time, case lists, brand reports.
+    verify_max_failures: int = field(default_factory=lambda: _env_int("CLEANBOT_VERIFY_MAX_FAILURES", 5))
+    verify_window_minutes: int = field(default_factory=lambda: _env_int("CLEANBOT_VERIFY_WINDOW_MINUTES", 60))
+    verify_lock_minutes: int = field(default_factory=lambda: _env_int("CLEANBOT_VERIFY_LOCK_MINUTES", 60))
+    ipp_review_days: int = field(default_factory=lambda: _env_int("CLEANBOT_IPP_REVIEW_DAYS", 3))
+    cases_page_size: int = field(default_factory=lambda: _env_int("CLEANBOT_CASES_PAGE_SIZE", 5))
+    stats_default_days: int = field(default_factory=lambda: _env_int("CLEANBOT_STATS_DEFAULT_DAYS", 30))
+    chart_dir: Path = field(
+        default_factory=lambda: Path(_env("CLEANBOT_CHART_DIR", str(PROJECT_ROOT / "var" / "charts")))
+    )
+    public_url: str = field(default_factory=lambda: _env("CLEANBOT_PUBLIC_URL", "http://localhost:5005"))
+    # Telegram (connectors/telegram.py). No token: the channel is not configured.
+    telegram_bot_token: str = field(default_factory=lambda: _env("TELEGRAM_BOT_TOKEN", ""))
+    # Sent by Telegram in X-Telegram-Bot-Api-Secret-Token; webhook requests without it get 403.
+    telegram_webhook_secret: str = field(default_factory=lambda: _env("TELEGRAM_WEBHOOK_SECRET", ""))
+    # Public HTTPS URL of /webhooks/telegram/webhook; empty = long polling.
+    telegram_webhook_url: str = field(default_factory=lambda: _env("TELEGRAM_WEBHOOK_URL", ""))
+    telegram_api_base_url: str = field(
+        default_factory=lambda: _env("TELEGRAM_API_BASE_URL", "https://api.telegram.org/bot"))
+    telegram_file_base_url: str = field(
+        default_factory=lambda: _env("TELEGRAM_FILE_BASE_URL", "https://api.telegram.org/file/bot"))
+    # Without the @; learnt from getMe when empty (used for the /start deep link).
+    telegram_bot_username: str = field(default_factory=lambda: _env("TELEGRAM_BOT_USERNAME", ""))
+    telegram_link_token_ttl_minutes: int = field(
+        default_factory=lambda: _env_int("TELEGRAM_LINK_TOKEN_TTL_MINUTES", 24 * 60))
+    # Outbound limits (Telegram: about 30 messages/s per bot, 1/s per chat).
+    telegram_max_per_second: int = field(default_factory=lambda: _env_int("TELEGRAM_MAX_PER_SECOND", 30))
+    telegram_chat_per_second: int = field(default_factory=lambda: _env_int("TELEGRAM_CHAT_PER_SECOND", 1))
+    telegram_push_interval_seconds: int = field(
+        default_factory=lambda: _env_int("TELEGRAM_PUSH_INTERVAL_SECONDS", 5))
+    telegram_poll_timeout_seconds: int = field(
+        default_factory=lambda: _env_int("TELEGRAM_POLL_TIMEOUT_SECONDS", 30))
 
 
 def get_settings() -> Settings:

@@ -4,9 +4,11 @@ A message may carry `metadata.photos`: a list of base64-encoded images (or data 
 checked and stored here, once, and the message goes on to Rasa with `metadata.photo_ids` (SHA-256
 ids) and `metadata.photo_errors` (Korean messages for refused files) instead of the bytes, so the
 tracker never holds image data. Case status updates waiting in the outbox for this sender are
-delivered with the reply."""
+delivered with the reply, after the bot's own messages (bot.services.notifier.take_pending_for).
+GET /webhooks/rest/charts/<name>.png serves the brand report charts (bot.services.brand_stats)."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Awaitable, Callable, Optional
 
@@ -16,6 +18,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.services.identity import channel_kind
 from bot.services.photos import accept_base64
 
 logger = logging.getLogger(__name__)
@@ -36,6 +39,17 @@ def prepare_message(text: Optional[str], metadata: Optional[dict]) -> tuple[str,
     if not text and raw:
         text = PHOTO_ONLY_TEXT
     return text, metadata
+
+
+def pending_updates(channel: str, sender: str) -> list[dict]:
+    """The sender's waiting case status updates as bot messages, taken (marked delivered) at once."""
+    from bot.services.notifier import take_pending_for
+
+    try:
+        return [{"recipient_id": sender, "text": n.text} for n in take_pending_for(channel_kind(channel), sender)]
+    except Exception:  # noqa: BLE001 - an outbox problem must not cost the user their answer
+        logger.exception("could not read pending status updates for %s", sender)
+        return []
 
 
 class CleanBotRestInput(RestInput):
@@ -68,6 +82,18 @@ class CleanBotRestInput(RestInput):
             await on_new_message(
                 UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
             )
-            return response.json(collector.messages)
+            # Status updates waiting for this sender go after the bot's own answers.
+            updates = await asyncio.to_thread(pending_updates, self.name(), sender)
+            return response.json(collector.messages + updates)
+
+        @webhook.route("/charts/<name>", methods=["GET"])
+        async def chart(_: Request, name: str) -> HTTPResponse:
+            """Brand report charts (bot.services.brand_stats): only PNGs of the chart directory, by safe name."""
+            from bot.services.brand_stats import chart_path
+
+            path = chart_path(name)
+            if path is None:
+                return response.json({"error": "차트를 찾을 수 없어요. 통계를 다시 요청해 주세요."}, status=404)
+            return await response.file(str(path), mime_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
         return webhook

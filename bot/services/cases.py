@@ -3,15 +3,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Optional
+from typing import Iterable, Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
+from bot.korean import josa
 from bot.models import OPEN_CASE_STATES, CaseEvent, HolderIdentity, IppCase, Notification, Report, RightsHolder
 from bot.services import audit, penalties
 from bot.services.numbers import public_number
+from bot.settings import get_settings
 
 STATE_KO = {
     "submitted": "접수",
@@ -41,7 +43,7 @@ ALLOWED = {
 }
 
 NEXT_STEP_KO = {
-    "submitted": "브랜드 보호팀이 곧 검토를 시작해요. 보통 영업일 3일 안에 결과가 나와요.",
+    "submitted": "브랜드 보호팀이 곧 검토를 시작해요. 보통 영업일 {days}일 안에 결과가 나와요.",
     "under_review": "브랜드 보호팀이 검토하고 있어요. 결과가 나오면 바로 알려 드릴게요.",
     "info_requested": "보완 자료가 필요해요. 요청 내용을 확인하시고 자료를 보내 주세요.",
     "action_taken": "상품을 내렸어요. 판매자가 이의신청을 하면 다시 알려 드릴게요.",
@@ -61,10 +63,11 @@ class IllegalTransition(Exception):
 
     @property
     def message_ko(self) -> str:
-        allowed = ", ".join(f"{STATE_KO[s]}({s})" for s in sorted(ALLOWED[self.from_state])) or "없음"
+        allowed = ", ".join(f"{STATE_KO[s]}({s})" for s in sorted(ALLOWED.get(self.from_state, ()))) or "없음"
+        target = f"'{STATE_KO.get(self.to_state, self.to_state)}'"
         return (
-            f"{self.case_number}은 지금 '{STATE_KO[self.from_state]}' 상태라서 "
-            f"'{STATE_KO.get(self.to_state, self.to_state)}'(으)로 바꿀 수 없어요. 가능한 다음 상태: {allowed}"
+            f"{josa(self.case_number, '은/는')} 지금 '{STATE_KO.get(self.from_state, self.from_state)}' 상태라서 "
+            f"{josa(target, '으로/로')} 바꿀 수 없어요. 가능한 다음 상태: {allowed}"
         )
 
 
@@ -72,16 +75,32 @@ def can_transition(from_state: str, to_state: str) -> bool:
     return to_state in ALLOWED.get(from_state, set())
 
 
+def next_step_ko(state: str) -> str:
+    """What happens next in a state, with the usual review time from the settings."""
+    return NEXT_STEP_KO[state].format(days=get_settings().ipp_review_days)
+
+
 def status_update_text(case: IppCase, event: CaseEvent) -> str:
-    lines = [f"[{case.number}] 케이스 상태가 '{STATE_KO[event.to_state]}'(으)로 바뀌었어요."]
+    listing = case.listing
+    subject = f"[{case.number}] {listing.title}" if listing is not None else f"[{case.number}]"
+    if event.from_state is None:
+        lines = [f"{subject} 케이스가 새로 접수되었어요."]
+    elif event.from_state == event.to_state:
+        lines = [f"{subject} 케이스에 새 내용이 추가되었어요(현재 상태: {STATE_KO[event.to_state]})."]
+    else:
+        state = f"'{STATE_KO[event.to_state]}'"
+        lines = [f"{subject} 케이스 상태가 {josa(state, '으로/로')} 바뀌었어요."]
     if event.note:
         lines.append(f"메모: {event.note}")
-    lines.append(NEXT_STEP_KO[event.to_state])
+    lines.append(next_step_ko(event.to_state))
     return "\n".join(lines)
 
 
-def _notify_holders(session: Session, case: IppCase, event: CaseEvent) -> None:
-    """Outbox rows for every chat account of the brand's verified holders, in the same transaction."""
+def _notify_holders(session: Session, case: IppCase, event: CaseEvent, skip_identity_ids: Iterable[int] = ()) -> None:
+    """Outbox rows for every chat account of the brand's verified holders, in the same transaction.
+
+    `skip_identity_ids`: accounts that made the change themselves and were answered in the chat."""
+    skip = set(skip_identity_ids)
     identity_ids = session.execute(
         select(HolderIdentity.identity_id)
         .join(RightsHolder, RightsHolder.id == HolderIdentity.rights_holder_id)
@@ -90,6 +109,8 @@ def _notify_holders(session: Session, case: IppCase, event: CaseEvent) -> None:
     ).scalars()
     text = status_update_text(case, event)
     for identity_id in identity_ids:
+        if identity_id in skip:
+            continue
         session.add(
             Notification(
                 case_event_id=event.id,
@@ -103,19 +124,22 @@ def _notify_holders(session: Session, case: IppCase, event: CaseEvent) -> None:
 
 
 def record_event(session: Session, case: IppCase, to_state: str, actor: str, note: Optional[str],
-                 from_state: Optional[str]) -> CaseEvent:
+                 from_state: Optional[str], skip_identity_ids: Iterable[int] = ()) -> CaseEvent:
+    """A timeline entry and, in the same transaction, its outbox rows. from_state == to_state records
+    something added to the case without a state change (e.g. a rights holder's notice joining it)."""
     now = utcnow()
     event = CaseEvent(case_id=case.id, at=now, actor=actor, from_state=from_state, to_state=to_state, note=note)
     session.add(event)
     case.updated_at = now
     session.flush()
-    _notify_holders(session, case, event)
+    _notify_holders(session, case, event, skip_identity_ids)
     return event
 
 
 def open_case(session: Session, *, listing, source: str, actor: str, note: str,
               rights_holder_id: Optional[int] = None, infringement_type: Optional[str] = None,
-              trademark_number: Optional[str] = None, description: Optional[str] = None) -> IppCase:
+              trademark_number: Optional[str] = None, description: Optional[str] = None,
+              skip_identity_ids: Iterable[int] = ()) -> IppCase:
     now = utcnow()
     case = IppCase(
         listing_id=listing.id,
@@ -132,7 +156,7 @@ def open_case(session: Session, *, listing, source: str, actor: str, note: str,
     session.add(case)
     session.flush()
     case.number = public_number("IPP", case.id, now)
-    record_event(session, case, "submitted", actor, note, None)
+    record_event(session, case, "submitted", actor, note, None, skip_identity_ids)
     audit.record(session, actor, "case.opened", case.number, {"listing": listing.id, "source": source})
     return case
 

@@ -1,0 +1,217 @@
+"""What the Telegram channel keeps in the database: the updates it has taken in (so a second delivery
+is skipped), the one-time deep-link tokens that link a Telegram account to a customer, and the keys of
+button payloads too long for Telegram's 64-byte callback data.
+
+Each function is one transaction (bot.db.transaction); nothing else in the channel writes."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Optional
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from bot.clock import utcnow
+from bot.db import transaction
+from bot.models import ChatIdentity, Customer, TelegramCallbackKey, TelegramLinkToken, TelegramUpdate
+from bot.services import audit
+from bot.services.identity import get_or_create_identity
+from bot.settings import get_settings
+
+CHANNEL = "telegram"
+
+# ---------------------------------------------------------------- updates taken in
+
+
+def record_update(update_id: int, kind: str, chat_id: Optional[int] = None) -> bool:
+    """Records an update before it is handled. True the first time, False for a duplicate delivery
+    (the primary key on update_id decides, across restarts and replicas)."""
+    try:
+        with transaction() as session:
+            session.add(TelegramUpdate(update_id=int(update_id), kind=kind[:30], chat_id=chat_id,
+                                       received_at=utcnow()))
+            session.flush()
+        return True
+    except IntegrityError:
+        return False
+
+
+def purge_updates(older_than: timedelta = timedelta(days=7)) -> int:
+    """Forgets updates older than Telegram would ever redeliver (it keeps them for 24 hours)."""
+    with transaction() as session:
+        result = session.execute(delete(TelegramUpdate).where(TelegramUpdate.received_at < utcnow() - older_than))
+        return result.rowcount or 0
+
+
+# ---------------------------------------------------------------- button payloads
+
+MAX_CALLBACK_BYTES = 64  # Telegram's limit on InlineKeyboardButton.callback_data
+KEY_PREFIX = "k:"
+_known_keys: "OrderedDict[str, str]" = OrderedDict()  # key -> payload, bounded
+_known_lock = threading.Lock()
+_KNOWN_MAX = 2048
+
+
+def _remember(key: str, payload: str) -> None:
+    with _known_lock:
+        _known_keys[key] = payload
+        _known_keys.move_to_end(key)
+        while len(_known_keys) > _KNOWN_MAX:
+            _known_keys.popitem(last=False)
+
+
+def _recall(key: str) -> Optional[str]:
+    with _known_lock:
+        return _known_keys.get(key)
+
+
+def payload_key(payload: str) -> str:
+    """A short key derived from the payload (96 bits of its SHA-256), the same on every replica."""
+    digest = hashlib.sha256(payload.encode("utf-8")).digest()
+    return base64.urlsafe_b64encode(digest[:12]).decode("ascii")
+
+
+def callback_data_for(payload: str) -> str:
+    """The callback data for a button: the payload itself when it fits, else a stored short key."""
+    if len(payload.encode("utf-8")) <= MAX_CALLBACK_BYTES and not payload.startswith(KEY_PREFIX) and payload:
+        return payload
+    key = payload_key(payload)
+    if _recall(key) != payload:
+        try:
+            with transaction() as session:
+                if session.get(TelegramCallbackKey, key) is None:
+                    session.add(TelegramCallbackKey(key=key, payload=payload, created_at=utcnow()))
+        except IntegrityError:
+            pass  # stored at the same moment by another request or replica
+        _remember(key, payload)
+    return KEY_PREFIX + key
+
+
+def payload_for(callback_data: Optional[str]) -> Optional[str]:
+    """The payload a tapped button stands for; None when its key is unknown."""
+    if not callback_data:
+        return None
+    if not callback_data.startswith(KEY_PREFIX):
+        return callback_data
+    key = callback_data[len(KEY_PREFIX):]
+    payload = _recall(key)
+    if payload is None:
+        with transaction() as session:
+            row = session.get(TelegramCallbackKey, key)
+            payload = row.payload if row is not None else None
+        if payload is not None:
+            _remember(key, payload)
+    return payload
+
+
+# ---------------------------------------------------------------- deep-link tokens
+
+
+class UnknownCustomer(Exception):
+    def __init__(self, customer_id: str):
+        super().__init__(f"unknown customer {customer_id}")
+        self.customer_id = customer_id
+        from bot.korean import josa
+
+        self.message_ko = f"고객 {josa(customer_id, '을/를')} 찾을 수 없어요. 고객 ID를 확인해 주세요."
+
+
+@dataclass(frozen=True)
+class IssuedLinkToken:
+    token: str
+    customer_id: str
+    customer_name: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    """status: linked | already_linked | invalid | expired | used | linked_elsewhere."""
+
+    status: str
+    customer_id: Optional[str] = None
+    customer_name: Optional[str] = None
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    """32 characters of A-Z a-z 0-9 _ - (what a /start parameter allows), 192 random bits."""
+    return secrets.token_urlsafe(24)
+
+
+def issue_link_token(customer_id: str, actor: str = "cli", ttl: Optional[timedelta] = None) -> IssuedLinkToken:
+    """A one-time token for `https://t.me/<bot>?start=<token>`; only its hash is stored."""
+    ttl = ttl or timedelta(minutes=get_settings().telegram_link_token_ttl_minutes)
+    token = new_token()
+    now = utcnow()
+    with transaction() as session:
+        customer = session.get(Customer, customer_id)
+        if customer is None:
+            raise UnknownCustomer(customer_id)
+        session.add(TelegramLinkToken(token_sha256=_hash(token), customer_id=customer_id, created_at=now,
+                                      expires_at=now + ttl))
+        audit.record(session, actor, "telegram.link_token_issued", customer_id, {"expires_at": (now + ttl).isoformat()})
+        return IssuedLinkToken(token, customer.id, customer.name, now + ttl)
+
+
+def _redeem_in(session, token: str, telegram_user_id: str) -> LinkResult:
+    if not token or len(token) > 64:
+        return LinkResult("invalid")
+    row = session.execute(
+        select(TelegramLinkToken).where(TelegramLinkToken.token_sha256 == _hash(token)).with_for_update()
+    ).scalar_one_or_none()
+    if row is None:
+        return LinkResult("invalid")
+    customer = session.get(Customer, row.customer_id)
+    if row.used_at is not None:
+        if row.used_by == telegram_user_id:
+            return LinkResult("already_linked", customer.id, customer.name)
+        return LinkResult("used")
+    now = utcnow()
+    if now > row.expires_at:
+        return LinkResult("expired")
+    identity = session.execute(
+        select(ChatIdentity).where(ChatIdentity.channel == CHANNEL, ChatIdentity.external_id == telegram_user_id)
+        .with_for_update()
+    ).scalar_one_or_none()
+    if identity is not None and identity.customer_id and identity.customer_id != row.customer_id:
+        # One Telegram account belongs to one customer; moving it is a person's decision.
+        return LinkResult("linked_elsewhere")
+    already = identity is not None and identity.customer_id == row.customer_id
+    if identity is None:
+        identity = get_or_create_identity(session, CHANNEL, telegram_user_id)
+    identity.customer_id = row.customer_id
+    row.used_at, row.used_by = now, telegram_user_id
+    session.flush()
+    audit.record(session, f"telegram:{telegram_user_id}", "telegram.linked", row.customer_id,
+                 {"identity": identity.id, "again": already})
+    return LinkResult("already_linked" if already else "linked", customer.id, customer.name)
+
+
+def redeem_link_token(token: str, telegram_user_id: int | str) -> LinkResult:
+    """Links the Telegram account to the token's customer, once; safe to call twice or concurrently."""
+    last_error: Optional[Exception] = None
+    for _attempt in range(3):
+        try:
+            with transaction() as session:
+                return _redeem_in(session, token.strip(), str(telegram_user_id))
+        except (IntegrityError, OperationalError) as error:  # a concurrent first message created the identity
+            last_error = error
+    raise RuntimeError("could not redeem the link token") from last_error
+
+
+def linked_customer(telegram_user_id: int | str) -> Optional[str]:
+    with transaction() as session:
+        return session.execute(
+            select(ChatIdentity.customer_id).where(ChatIdentity.channel == CHANNEL,
+                                                   ChatIdentity.external_id == str(telegram_user_id))
+        ).scalar_one_or_none()

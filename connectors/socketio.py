@@ -1,0 +1,204 @@
+"""The socket.io channel of the web chat (/chat): Rasa's SocketIOInput with photos and live pushes.
+
+On top of Rasa's channel it
+- runs every incoming message through `connectors.rest.prepare_message`, so `metadata.photos`
+  (base64 strings or data URLs) are checked and stored exactly as on the REST channel;
+- takes the sender id from the `session_id` of the `session_request` event (session_persistence),
+  which the page sets to the signed-in customer or rights holder (the demo selector, for now);
+- keeps a map of connected sender ids to socket ids, and every few seconds delivers the due
+  outbox rows of the "web" channel (case status updates, later agents' replies) to the senders
+  that are connected (bot.services.notifier). Rows of senders without an open socket are not
+  touched: they stay due for the REST channel's pull path. A pushed message counts as delivered
+  only once the page confirmed it (socket.io acknowledgement);
+- accepts messages big enough for a full set of photos (engine.io's and Sanic's websocket
+  limits are 1 MB by default), and acknowledges every message once it has been handled, so the
+  page knows when the bot has finished answering.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import uuid
+from collections import defaultdict
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.socketio import SocketIOInput
+from sanic import Blueprint
+
+from bot.settings import get_settings
+from connectors.rest import prepare_message
+
+logger = logging.getLogger(__name__)
+
+PUSH_CHANNEL = "web"
+FAILED_KO = "메시지를 처리하지 못했어요. 잠시 후 다시 보내 주세요. 계속 안 되면 '상담원 연결'이라고 입력해 주세요."
+
+
+class SenderNotConnected(Exception):
+    """Raised by the push `send` for a sender without an open socket: the row stays due."""
+
+
+def max_message_bytes() -> int:
+    """The largest socket.io message we take: a full set of photos, base64-encoded, plus text."""
+    settings = get_settings()
+    per_photo = math.ceil(settings.photo_max_bytes / 3) * 4 + 64  # base64 and a data-URL prefix
+    return settings.photos_per_report * per_photo + 1024 * 1024
+
+
+class CleanBotSocketIOInput(SocketIOInput):
+    """Rasa's socket.io channel plus photos, sender bookkeeping and pushed notifications."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "socketio"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "CleanBotSocketIOInput":
+        credentials = credentials or {}
+        channel = super().from_credentials(credentials)
+        channel.push_interval = float(credentials.get("push_interval", 2.0))
+        return channel
+
+    def __init__(self, *args: Any, push_interval: float = 2.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.push_interval = push_interval
+        self.push_ack_timeout = 10.0
+        self.due_limit = 500
+        self.sids_by_sender: dict[str, set[str]] = defaultdict(set)
+        self.sender_by_sid: dict[str, str] = {}
+        self._push_task: Optional[asyncio.Task] = None
+        self._notifier_missing_logged = False
+
+    # ------------------------------------------------------------------ senders and their sockets
+
+    def _forget_sid(self, sid: str) -> Optional[str]:
+        sender = self.sender_by_sid.pop(sid, None)
+        if sender is not None:
+            sids = self.sids_by_sender.get(sender)
+            if sids is not None:
+                sids.discard(sid)
+                if not sids:
+                    del self.sids_by_sender[sender]
+        return sender
+
+    def connected_senders(self) -> set[str]:
+        return set(self.sids_by_sender)
+
+    async def send_to_sender(self, external_id: str, text: str) -> None:
+        """Emits a pushed bot message to the sender's open sockets and waits for the page to confirm
+        it. Raises if the sender has no open socket or no socket confirmed it in time."""
+        sids = list(self.sids_by_sender.get(external_id, ()))
+        if not sids or self.sio is None:
+            raise SenderNotConnected(f"{external_id} has no open web chat")
+        results = await asyncio.gather(*(
+            self.sio.call(self.bot_message_evt, {"text": text, "pushed": True}, to=sid,
+                          namespace=self.namespace, timeout=self.push_ack_timeout)
+            for sid in sids
+        ), return_exceptions=True)
+        if all(isinstance(result, BaseException) for result in results):
+            raise SenderNotConnected(f"no web chat of {external_id} confirmed the message: {results[0]!r}")
+
+    # ------------------------------------------------------------------ pushing due notifications
+
+    async def push_once(self) -> int:
+        """Delivers the due "web" outbox rows of the connected senders; how many were delivered.
+
+        Rows of senders without an open socket are left alone, so they stay due (no failed attempt,
+        no backoff) for the REST channel's pull path or the sender's next visit. A row is marked
+        delivered only after the page confirmed it, and failed (backoff) if a connected page did not."""
+        if not self.sids_by_sender:
+            return 0
+        try:
+            from bot.services import notifier
+        except ImportError:
+            if not self._notifier_missing_logged:
+                logger.warning("bot.services.notifier is not available: no pushed status updates in the web chat")
+                self._notifier_missing_logged = True
+            return 0
+        delivered = 0
+        for pending in await asyncio.to_thread(notifier.due, PUSH_CHANNEL, self.due_limit):
+            if pending.external_id not in self.sids_by_sender:
+                continue
+            try:
+                await self.send_to_sender(pending.external_id, pending.text)
+            except Exception as error:  # noqa: BLE001 - retried later with backoff
+                await asyncio.to_thread(notifier.mark_failed, pending.id, f"{type(error).__name__}: {error}")
+                continue
+            if await asyncio.to_thread(notifier.mark_delivered, pending.id):
+                delivered += 1
+        return delivered
+
+    async def _push_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.push_interval)
+            try:
+                delivered = await self.push_once()
+                if delivered:
+                    logger.debug("Pushed %s notification(s) to the web chat", delivered)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # one bad round must not stop the pushes for good
+                logger.exception("Pushing notifications to the web chat failed; trying again shortly")
+
+    # ------------------------------------------------------------------ the blueprint
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        async def handle(message: UserMessage) -> None:
+            try:
+                text, metadata = await asyncio.to_thread(prepare_message, message.text, message.metadata)
+                if not text:
+                    return
+                message.text, message.metadata = text, metadata
+                await on_new_message(message)
+            except Exception:
+                logger.exception("The web chat message of %s could not be handled", message.sender_id)
+                if message.output_channel is not None:
+                    await message.output_channel.send_text_message(message.sender_id, FAILED_KO)
+
+        socketio_webhook = super().blueprint(handle)
+        sio = self.sio
+        limit = max_message_bytes()
+        sio.eio.max_http_buffer_size = limit
+
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: Text, data: Optional[Dict]) -> None:
+            # Rasa's handler, plus the sender map (and leaving the previous sender's room).
+            data = data if isinstance(data, dict) else {}
+            session_id = data.get("session_id")
+            if not isinstance(session_id, str) or not session_id.strip():
+                session_id = uuid.uuid4().hex
+            data["session_id"] = session_id = session_id.strip()
+            previous = self._forget_sid(sid)
+            if previous is not None and previous != session_id:
+                await sio.leave_room(sid, previous, namespace=self.namespace)
+            if self.session_persistence:
+                await sio.enter_room(sid, session_id, namespace=self.namespace)
+            self.sids_by_sender[session_id].add(sid)
+            self.sender_by_sid[sid] = session_id
+            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+            logger.debug("Socket %s speaks for %s", sid, session_id)
+
+        @sio.on("disconnect", namespace=self.namespace)
+        async def disconnect(sid: Text, *_reason: Any) -> None:
+            self._forget_sid(sid)
+            logger.debug("Socket %s disconnected", sid)
+
+        @socketio_webhook.listener("main_process_start")
+        async def allow_photo_messages(app, _loop) -> None:
+            # Read when the server is built, before any worker starts: the default is 1 MB.
+            app.config.WEBSOCKET_MAX_SIZE = max(app.config.WEBSOCKET_MAX_SIZE, limit)
+            app.config.REQUEST_MAX_SIZE = max(app.config.REQUEST_MAX_SIZE, limit)
+
+        @socketio_webhook.listener("after_server_start")
+        async def start_pushing(_app, _loop) -> None:
+            self._push_task = asyncio.create_task(self._push_loop())
+
+        @socketio_webhook.listener("before_server_stop")
+        async def stop_pushing(_app, _loop) -> None:
+            if self._push_task is not None:
+                self._push_task.cancel()
+                self._push_task = None
+
+        return socketio_webhook

@@ -1,0 +1,171 @@
+"""Fixtures for the Telegram channel: the fake Bot API, an in-process channel runtime driven without
+Rasa, and (for the end-to-end tests) the real Rasa and action servers with the channel enabled."""
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pytest
+from PIL import Image
+
+from tests.conftest import _prepare
+from tests.telegram.fake_bot_api import FakeBotAPI
+
+
+def jpeg(seed: int, size: tuple[int, int] = (64, 48)) -> bytes:
+    image = Image.new("RGB", size, (seed * 40 % 255, 120, 200))
+    for x in range(0, size[0], 8):
+        for y in range(0, size[1], 8):
+            if (x // 8 + y // 8 + seed) % 3 == 0:
+                image.paste((250, 250, 250), (x, y, x + 8, y + 8))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def fake_api():
+    fake = FakeBotAPI().start()
+    yield fake
+    fake.stop()
+
+
+class LoopThread:
+    """An asyncio loop in a thread, so tests can drive async code while the fake server answers."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coroutine, timeout: float = 120) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@dataclass
+class Channel:
+    """The channel runtime in-process, with a stand-in for Rasa that records what it was handed."""
+
+    runtime: Any
+    loop: LoopThread
+    fake: FakeBotAPI
+    received: list = field(default_factory=list)
+    reply: Optional[Callable] = None
+
+    def accept(self, update: dict) -> bool:
+        return self.loop.run(self.runtime.accept_json(update))
+
+    def wait_received(self, count: int, timeout: float = 20) -> list:
+        self.fake.wait_for(lambda: len(self.received) >= count, timeout)
+        return self.received
+
+
+@pytest.fixture
+def channel(db_url, fake_api):
+    from connectors.telegram import TelegramConfig, TelegramRuntime
+
+    made: list[Channel] = []
+
+    def make(**config: Any) -> Channel:
+        loop = LoopThread()
+        settings = dict(token=fake_api.token, webhook_secret="s3cret-token", webhook_url="https://bot.example/hook",
+                        api_base_url=fake_api.base_url, file_base_url=fake_api.file_base_url,
+                        push=False, poll_timeout_seconds=1)
+        settings.update(config)
+        holder: dict = {}
+
+        async def on_new_message(message) -> None:
+            holder["channel"].received.append(message)
+            if holder["channel"].reply is not None:
+                await holder["channel"].reply(message)
+            else:
+                await message.output_channel.send_text_message(message.sender_id, f"받았어요: {message.text}")
+
+        async def build():
+            runtime = TelegramRuntime(TelegramConfig(**settings), on_new_message)
+            await runtime.start()
+            await asyncio.wait_for(runtime.ready.wait(), 20)
+            return runtime
+
+        runtime = loop.run(build())
+        made.append(holder.setdefault("channel", Channel(runtime, loop, fake_api)))
+        return holder["channel"]
+
+    yield make
+    for ch in made:
+        ch.loop.run(ch.runtime.stop())
+        ch.loop.close()
+
+
+# ---------------------------------------------------------------- end-to-end: real servers
+
+
+@dataclass
+class TelegramStack:
+    servers: Any
+    fake: FakeBotAPI
+    secret: str
+    db_url: str
+    home: Path
+    env: dict
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.servers.rasa_url}/webhooks/telegram/webhook"
+
+
+@pytest.fixture(scope="module")
+def telegram_stack(tmp_path_factory):
+    """Rasa + action servers with the Telegram channel pointing at the fake Bot API, in polling mode
+    (the webhook route is there as well, with its secret), and a database of their own."""
+    from bot.runner import BotServers, free_port
+    from bot.training import train_if_changed
+
+    model = train_if_changed()
+    fake = FakeBotAPI().start()
+    home = tmp_path_factory.mktemp("telegram-e2e")
+    url = f"sqlite:///{home / 'cleanbot.db'}"
+    _prepare(url)
+    secret = "e2e-webhook-secret_123"
+    credentials = home / "credentials.yml"
+    credentials.write_text(
+        "connectors.rest.CleanBotRestInput:\n\n"
+        "connectors.telegram.CleanBotTelegramInput:\n"
+        f"  access_token: \"{fake.token}\"\n"
+        f"  webhook_secret: \"{secret}\"\n"
+        "  webhook_url: \"\"\n"
+        f"  api_base_url: \"{fake.base_url}\"\n"
+        f"  file_base_url: \"{fake.file_base_url}\"\n"
+        "  poll_timeout_seconds: 2\n"
+        "  push_interval_seconds: 1\n",
+        encoding="utf-8",
+    )
+    env = {"CLEANBOT_DATABASE_URL": url, "CLEANBOT_PHOTO_DIR": str(home / "photos")}
+    servers = BotServers(model, free_port(), free_port(), env=env, log_dir=Path("test-artifacts/telegram-e2e-logs"),
+                         credentials=credentials)
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        servers.start()
+        fake.wait_for(lambda: fake.calls_of("deleteWebhook") and fake.calls_of("getUpdates"), timeout=60)
+        yield TelegramStack(servers, fake, secret, url, home, env)
+    finally:
+        servers.stop()
+        fake.stop()
+        from bot.db import dispose_engines
+
+        dispose_engines()
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
