@@ -53,22 +53,25 @@ def purge_updates(older_than: timedelta = timedelta(days=7)) -> int:
 
 MAX_CALLBACK_BYTES = 64  # Telegram's limit on InlineKeyboardButton.callback_data
 KEY_PREFIX = "k:"
-_known_keys: "OrderedDict[str, str]" = OrderedDict()  # key -> payload, bounded
+# (database, key) -> payload, bounded: a cache in front of the table, per database so that a process
+# that talks to several databases (tests, migrations) never trusts a key another database holds.
+_known_keys: "OrderedDict[tuple[str, str], str]" = OrderedDict()
 _known_lock = threading.Lock()
 _KNOWN_MAX = 2048
 
 
 def _remember(key: str, payload: str) -> None:
+    cache_key = (get_settings().database_url, key)
     with _known_lock:
-        _known_keys[key] = payload
-        _known_keys.move_to_end(key)
+        _known_keys[cache_key] = payload
+        _known_keys.move_to_end(cache_key)
         while len(_known_keys) > _KNOWN_MAX:
             _known_keys.popitem(last=False)
 
 
 def _recall(key: str) -> Optional[str]:
     with _known_lock:
-        return _known_keys.get(key)
+        return _known_keys.get((get_settings().database_url, key))
 
 
 def payload_key(payload: str) -> str:

@@ -430,11 +430,13 @@ def test_inside_trained_rasa_pipeline(tmp_path: Path, monkeypatch: pytest.Monkey
     text = result["text"]
     for e in result["entities"]:
         assert 0 <= e["start"] < e["end"] <= len(text)
-    assert not [
-        e for e in result["entities"]
-        if e["extractor"] != "IdentifierEntityExtractor" and e["entity"] in ("order_number", "brand")
-        and e["start"] < 30
-    ]
+    # DIET's own guesses survive only where they overlap nothing the extractor found, and never as an
+    # identifier type (a one-epoch DIET guesses at random, so only the overlap rule is asserted).
+    ours = [(e["start"], e["end"]) for e in result["entities"] if e["extractor"] == "IdentifierEntityExtractor"]
+    for e in result["entities"]:
+        if e["extractor"] != "IdentifierEntityExtractor":
+            assert e["entity"] != "order_number"
+            assert all(e["end"] <= start or e["start"] >= end for start, end in ours), e
 
     result = parse("https://ko.aliexpress.com/item/1005006123456789.html 이거 가품이에요 RPT2026000042")
     got = {(e["entity"], e["value"]) for e in result["entities"]}
