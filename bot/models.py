@@ -369,3 +369,81 @@ class TelegramCallbackKey(Base):
     key = Column(String(32), primary_key=True)
     payload = Column(Text, nullable=False)
     created_at = Column(DateTime, nullable=False)
+
+
+# ---------------------------------------------------------------- human takeover (bot/services/handoff.py)
+
+HANDOFF_STATES = ("waiting", "held", "closed")
+OPEN_HANDOFF_STATES = ("waiting", "held")
+HANDOFF_REASONS = ("request_human", "fallback", "complain")
+# user: the user's message, to the agents' topic · agent: an agent's message, to the user ·
+# note: an agent's internal note (stays in the topic) · system: the desk's note, to the topic ·
+# bot: the bot's notice about the hand-over, to the user (agent joined, back in the queue, hand-back).
+HANDOFF_DIRECTIONS = ("user", "agent", "note", "system", "bot")
+
+
+class Handoff(Base):
+    """A conversation handed over to the agents: waiting in the queue, held by an agent, or closed.
+
+    At most one open (waiting or held) hand-over per chat account: a partial unique index."""
+
+    __tablename__ = "handoffs"
+    id = Column(Integer, primary_key=True)
+    identity_id = Column(Integer, ForeignKey("chat_identities.id"), nullable=False)
+    channel = Column(String(20), nullable=False)  # "web" or "telegram", as chat_identities.channel
+    sender_id = Column(String(128), nullable=False)  # the Rasa conversation id
+    input_channel = Column(String(40), nullable=False)  # the Rasa channel it came on: rest, socketio, telegram
+    reason = Column(String(20), nullable=False)
+    state = Column(String(20), nullable=False)
+    after_hours = Column(Integer, nullable=False, default=0)  # 1: asked for outside business hours
+    topic_id = Column(BigInteger)  # message_thread_id of its topic in the agents' group
+    agent_id = Column(String(32))  # Telegram user id of the agent holding it
+    agent_name = Column(String(100))
+    created_at = Column(DateTime, nullable=False)
+    queued_at = Column(DateTime, nullable=False)  # since when it waits (again) in the queue
+    held_at = Column(DateTime)
+    last_agent_at = Column(DateTime)
+    closed_at = Column(DateTime)
+    closed_by = Column(String(100))
+    close_reason = Column(String(20))  # done, topic_closed, released, cancelled
+    resumed_at = Column(DateTime)  # the bot took the conversation back (ConversationResumed)
+    rating = Column(Integer)
+    rated_at = Column(DateTime)
+    identity = relationship("ChatIdentity")
+    __table_args__ = (
+        CheckConstraint(_in("state", HANDOFF_STATES), name="ck_handoff_state"),
+        CheckConstraint(_in("reason", HANDOFF_REASONS), name="ck_handoff_reason"),
+        CheckConstraint("rating IS NULL OR (rating BETWEEN 1 AND 5)", name="ck_handoff_rating"),
+        CheckConstraint("(state = 'held') = (agent_id IS NOT NULL)", name="ck_handoff_held_agent"),
+        Index(
+            "uq_open_handoff_per_identity",
+            "identity_id",
+            unique=True,
+            sqlite_where=text(_in("state", OPEN_HANDOFF_STATES)),
+            postgresql_where=text(_in("state", OPEN_HANDOFF_STATES)),
+        ),
+        Index("ix_handoffs_state", "state"),
+        Index("ix_handoffs_topic", "topic_id"),
+    )
+
+
+class HandoffMessage(Base):
+    """Everything said during a hand-over, and the outbox of what still has to reach the other side:
+    `delivered_at` is when it reached its destination (the topic for user/system, the user for agent/bot)."""
+
+    __tablename__ = "handoff_messages"
+    id = Column(Integer, primary_key=True)
+    handoff_id = Column(Integer, ForeignKey("handoffs.id"), nullable=False, index=True)
+    direction = Column(String(10), nullable=False)
+    text = Column(Text, nullable=False, default="")
+    photo_sha256 = Column(String(64), ForeignKey("photos.sha256"))
+    buttons = Column(JSON)
+    actor = Column(String(100))  # the agent (telegram-agent:<id>) for agent messages and notes
+    created_at = Column(DateTime, nullable=False)
+    delivered_at = Column(DateTime)
+    attempts = Column(Integer, nullable=False, default=0)
+    last_error = Column(Text)
+    __table_args__ = (
+        CheckConstraint(_in("direction", HANDOFF_DIRECTIONS), name="ck_handoff_message_direction"),
+        Index("ix_handoff_messages_pending", "delivered_at", "direction"),
+    )

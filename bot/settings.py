@@ -74,6 +74,29 @@ class Settings:
         default_factory=lambda: _env_int("TELEGRAM_PUSH_INTERVAL_SECONDS", 5))
     telegram_poll_timeout_seconds: int = field(
         default_factory=lambda: _env_int("TELEGRAM_POLL_TIMEOUT_SECONDS", 30))
+    # Human takeover (bot/services/handoff.py, connectors/handoff.py, connectors/telegram_desk.py).
+    # The agents' Telegram supergroup with topics (a negative id like -1001234567890); 0 = no takeover.
+    telegram_agent_chat_id: int = field(default_factory=lambda: _env_int("TELEGRAM_AGENT_CHAT_ID", 0))
+    # Telegram user ids allowed to act as agents besides the group's members, comma-separated.
+    telegram_agent_ids: str = field(default_factory=lambda: _env("TELEGRAM_AGENT_IDS", ""))
+    # How long a getChatMember answer (agent or not) is trusted.
+    telegram_agent_cache_seconds: int = field(default_factory=lambda: _env_int("TELEGRAM_AGENT_CACHE_SECONDS", 60))
+    # When agents are at work (bot/business_hours.py), in CLEANBOT_TIMEZONE.
+    business_hours: str = field(default_factory=lambda: _env("CLEANBOT_BUSINESS_HOURS", "mon-fri 09:00-18:00"))
+    # A held conversation with no agent message for this long goes back to the queue.
+    handoff_idle_minutes: float = field(default_factory=lambda: float(_env("CLEANBOT_HANDOFF_IDLE_MINUTES", "30")))
+    # How often the agent desk looks for work (new hand-overs, messages to relay, hand-backs, idle ones).
+    handoff_interval_seconds: float = field(
+        default_factory=lambda: float(_env("CLEANBOT_HANDOFF_INTERVAL_SECONDS", "2")))
+
+    @property
+    def agent_ids(self) -> frozenset[int]:
+        return frozenset(int(part) for part in self.telegram_agent_ids.replace(" ", "").split(",") if part.strip())
+
+    @property
+    def handoff_enabled(self) -> bool:
+        """Hand-over needs the agents' group (the Telegram channel, which hosts it, must be configured too)."""
+        return bool(self.telegram_agent_chat_id)
 
 
 def get_settings() -> Settings:

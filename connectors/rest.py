@@ -4,7 +4,10 @@ A message may carry `metadata.photos`: a list of base64-encoded images (or data 
 checked and stored here, once, and the message goes on to Rasa with `metadata.photo_ids` (SHA-256
 ids) and `metadata.photo_errors` (Korean messages for refused files) instead of the bytes, so the
 tracker never holds image data. Case status updates waiting in the outbox for this sender are
-delivered with the reply, after the bot's own messages (bot.services.notifier.take_pending_for).
+delivered with the reply, after the bot's own messages (bot.services.notifier.take_pending_for); what
+agents wrote during a hand-over comes first (bot.services.handoff.take_web_messages). Every message
+goes through the hand-over gate (connectors/handoff.py).
+GET /webhooks/rest/handoff-photos/<sha256> serves the photos agents sent to web users.
 GET /webhooks/rest/charts/<name>.png serves the brand report charts (bot.services.brand_stats)."""
 from __future__ import annotations
 
@@ -39,6 +42,33 @@ def prepare_message(text: Optional[str], metadata: Optional[dict]) -> tuple[str,
     if not text and raw:
         text = PHOTO_ONLY_TEXT
     return text, metadata
+
+
+def handoff_message(sender: str, row) -> dict:
+    """An agent's (or the hand-over's) message as a REST / socket.io bot message."""
+    from bot.settings import get_settings
+
+    message: dict[str, Any] = {"recipient_id": sender}
+    if row.text:
+        message["text"] = row.text
+    if row.photo_sha256:
+        message["image"] = f"{get_settings().public_url.rstrip('/')}/webhooks/rest/handoff-photos/{row.photo_sha256}"
+    if row.buttons:
+        message["buttons"] = row.buttons
+    return message
+
+
+def pending_handoff_messages(channel: str, sender: str) -> list[dict]:
+    """What agents wrote to this web sender since their last request, taken (marked delivered) at once."""
+    from bot.services.handoff import take_web_messages
+
+    if channel_kind(channel) != "web":
+        return []
+    try:
+        return [handoff_message(sender, row) for row in take_web_messages(sender)]
+    except Exception:  # noqa: BLE001 - an outbox problem must not cost the user their answer
+        logger.exception("could not read the agents' messages for %s", sender)
+        return []
 
 
 def pending_updates(channel: str, sender: str) -> list[dict]:
@@ -78,13 +108,32 @@ class CleanBotRestInput(RestInput):
                 return response.json(
                     {"error": "message가 비어 있어요. 보낼 내용을 넣어 주세요."}, status=400
                 )
+            from connectors.handoff import hub
+
+            hub.attach(request.app)
             collector = CollectingOutputChannel()
-            await on_new_message(
-                UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
+            await hub.handle(
+                UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata), on_new_message
             )
-            # Status updates waiting for this sender go after the bot's own answers.
+            # The agents' messages came before this one; status updates go after the bot's own answers.
+            agents = await asyncio.to_thread(pending_handoff_messages, self.name(), sender)
             updates = await asyncio.to_thread(pending_updates, self.name(), sender)
-            return response.json(collector.messages + updates)
+            return response.json(agents + collector.messages + updates)
+
+        @webhook.route("/handoff-photos/<sha>", methods=["GET"])
+        async def handoff_photo(_: Request, sha: str) -> HTTPResponse:
+            """A photo an agent sent to a web user (only those), by its SHA-256."""
+            from bot.services.handoff import agent_photo_path
+
+            path = None
+            if len(sha) == 64 and all(c in "0123456789abcdef" for c in sha):
+                path = await asyncio.to_thread(agent_photo_path, sha)
+            if path is None:
+                return response.json({"error": "사진을 찾을 수 없어요. 대화창을 새로 고쳐 주세요."}, status=404)
+            import mimetypes
+
+            mime = mimetypes.guess_type(str(path))[0] or "image/jpeg"
+            return await response.file(str(path), mime_type=mime, headers={"Cache-Control": "private, max-age=86400"})
 
         @webhook.route("/charts/<name>", methods=["GET"])
         async def chart(_: Request, name: str) -> HTTPResponse:

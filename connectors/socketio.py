@@ -86,14 +86,15 @@ class CleanBotSocketIOInput(SocketIOInput):
     def connected_senders(self) -> set[str]:
         return set(self.sids_by_sender)
 
-    async def send_to_sender(self, external_id: str, text: str) -> None:
+    async def send_to_sender(self, external_id: str, text: str, extra: Optional[dict] = None) -> None:
         """Emits a pushed bot message to the sender's open sockets and waits for the page to confirm
         it. Raises if the sender has no open socket or no socket confirmed it in time."""
         sids = list(self.sids_by_sender.get(external_id, ()))
         if not sids or self.sio is None:
             raise SenderNotConnected(f"{external_id} has no open web chat")
+        payload = {**(extra or {}), "text": text, "pushed": True}
         results = await asyncio.gather(*(
-            self.sio.call(self.bot_message_evt, {"text": text, "pushed": True}, to=sid,
+            self.sio.call(self.bot_message_evt, payload, to=sid,
                           namespace=self.namespace, timeout=self.push_ack_timeout)
             for sid in sids
         ), return_exceptions=True)
@@ -117,7 +118,7 @@ class CleanBotSocketIOInput(SocketIOInput):
                 logger.warning("bot.services.notifier is not available: no pushed status updates in the web chat")
                 self._notifier_missing_logged = True
             return 0
-        delivered = 0
+        delivered = await self.push_handoff_once()
         for pending in await asyncio.to_thread(notifier.due, PUSH_CHANNEL, self.due_limit):
             if pending.external_id not in self.sids_by_sender:
                 continue
@@ -128,6 +129,27 @@ class CleanBotSocketIOInput(SocketIOInput):
                 continue
             if await asyncio.to_thread(notifier.mark_delivered, pending.id):
                 delivered += 1
+        return delivered
+
+    async def push_handoff_once(self) -> int:
+        """Delivers what agents wrote to connected web senders (bot.services.handoff); the others take
+        theirs with their next REST request or when they connect again."""
+        from bot.services import handoff
+        from connectors.rest import handoff_message
+
+        delivered = 0
+        for row in await asyncio.to_thread(handoff.due_web, self.due_limit):
+            if row.sender_id not in self.sids_by_sender:
+                continue
+            message = handoff_message(row.sender_id, row)
+            message.pop("recipient_id", None)
+            text = message.pop("text", "")
+            try:
+                await self.send_to_sender(row.sender_id, text, message)
+            except Exception as error:  # noqa: BLE001 - stays due
+                logger.info("agent message %s not pushed to %s: %s", row.id, row.sender_id, error)
+                continue
+            delivered += await asyncio.to_thread(handoff.mark_delivered, row.id)
         return delivered
 
     async def _push_loop(self) -> None:
@@ -151,7 +173,9 @@ class CleanBotSocketIOInput(SocketIOInput):
                 if not text:
                     return
                 message.text, message.metadata = text, metadata
-                await on_new_message(message)
+                from connectors.handoff import hub
+
+                await hub.handle(message, on_new_message)
             except Exception:
                 logger.exception("The web chat message of %s could not be handled", message.sender_id)
                 if message.output_channel is not None:
@@ -193,6 +217,9 @@ class CleanBotSocketIOInput(SocketIOInput):
 
         @socketio_webhook.listener("after_server_start")
         async def start_pushing(_app, _loop) -> None:
+            from connectors.handoff import hub
+
+            hub.attach(_app)
             self._push_task = asyncio.create_task(self._push_loop())
 
         @socketio_webhook.listener("before_server_stop")

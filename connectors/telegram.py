@@ -12,7 +12,10 @@ Inbound, by webhook (`POST /webhooks/telegram/webhook`, only with the configured
   edited messages, stickers, voice and the like get a short Korean answer of what the bot can take;
 * photos go through bot.services.photos.accept_bytes, and Rasa sees `metadata.photo_ids` and
   `metadata.photo_errors` exactly as on the REST channel (a photo without caption is "/send_photo");
-* only private chats are served; the sender id is the Telegram user id.
+* only private chats are served; the sender id is the Telegram user id — except the agents' group
+  (TELEGRAM_AGENT_CHAT_ID), whose topics are the agents' workspace (connectors/telegram_desk.py);
+* every message goes through the hand-over gate (connectors/handoff.py): while agents hold the
+  conversation Rasa records it without answering, and it is copied into the agents' topic.
 
 Outbound (connectors/telegram_out.py): replies split at 4,096 characters, buttons as inline keyboards,
 a typing action while Rasa works, rate limits with `retry_after` honoured; and, in the background,
@@ -49,6 +52,8 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 MEDIA_GROUP_WAIT = 1.2  # seconds to wait for the rest of an album
 WORKER_IDLE = 60.0
 
+# Agents' commands (connectors/telegram_desk.py): refused in private chats.
+AGENT_ONLY_COMMANDS = {"claim", "done", "note", "refund", "case"}
 # Telegram commands that mean something to the dialogue.
 COMMANDS = {"start": "/greet", "help": "/greet", "menu": "/greet", "cancel": "/stop", "stop": "/stop"}
 
@@ -118,6 +123,10 @@ class TelegramConfig:
     push_interval_seconds: float = 5
     poll_timeout_seconds: int = 30
     push: bool = True
+    agent_chat_id: int = 0  # the agents' supergroup with topics; 0 = no human takeover
+    agent_ids: frozenset = frozenset()
+    agent_cache_seconds: float = 60
+    desk_interval_seconds: float = 2
 
     @property
     def polling(self) -> bool:
@@ -141,6 +150,11 @@ class TelegramConfig:
             push_interval_seconds=float(c.get("push_interval_seconds", s.telegram_push_interval_seconds)),
             poll_timeout_seconds=int(c.get("poll_timeout_seconds", s.telegram_poll_timeout_seconds)),
             push=str(c.get("push", "true")).lower() not in ("false", "0", "no"),
+            agent_chat_id=int(c.get("agent_chat_id", s.telegram_agent_chat_id)),
+            agent_ids=frozenset(int(i) for i in str(c.get("agent_ids", s.telegram_agent_ids)).replace(" ", "")
+                                .split(",") if i.strip()),
+            agent_cache_seconds=float(c.get("agent_cache_seconds", s.telegram_agent_cache_seconds)),
+            desk_interval_seconds=float(c.get("desk_interval_seconds", s.handoff_interval_seconds)),
         )
 
 
@@ -218,6 +232,13 @@ class TelegramRuntime:
         self.bot = make_bot(config.token, config.api_base_url, config.file_base_url, self.limiter,
                             poll_timeout=config.poll_timeout_seconds)
         self.output = CleanBotTelegramOutput(self.bot, tg.callback_data_for)
+        self.desk = None
+        if config.agent_chat_id:
+            from connectors.handoff import hub
+            from connectors.telegram_desk import AgentDesk
+
+            self.desk = AgentDesk(self.bot, self.output, config.agent_chat_id, hub, config.agent_ids,
+                                  config.agent_cache_seconds, config.desk_interval_seconds)
         self.ready = asyncio.Event() if _has_loop() else None
         self._queues: dict[int, asyncio.Queue] = {}
         self._workers: dict[int, asyncio.Task] = {}
@@ -254,6 +275,9 @@ class TelegramRuntime:
             await self._register_webhook()
         if self.config.push:
             self._tasks.append(asyncio.create_task(self._push_loop(), name="telegram-push"))
+        if self.desk is not None:
+            self.desk.start()
+            logger.info("Telegram: agents' group %s is the hand-over workspace", self.config.agent_chat_id)
         self.ready.set()
 
     async def _register_webhook(self) -> None:
@@ -270,6 +294,8 @@ class TelegramRuntime:
     async def stop(self, drain_seconds: float = 15) -> None:
         """Stops taking updates in, lets the chats finish what they already accepted, then stops."""
         self._stopping = True
+        if self.desk is not None:
+            await self.desk.stop()
         for task in self._tasks:
             task.cancel()
         if self._tasks:
@@ -404,6 +430,10 @@ class TelegramRuntime:
 
         query = update.callback_query
         message = query.message
+        if self.desk is not None and message is not None and message.chat.id == self.desk.chat_id:
+            with contextlib.suppress(TelegramError):  # no buttons of ours live in the agents' group
+                await self.bot.answer_callback_query(query.id)
+            return
         private = message is None or message.chat.type == "private"
         payload = await asyncio.to_thread(tg.payload_for, query.data) if private else None
         notice = None if payload else (STALE_BUTTON_KO if private else PRIVATE_ONLY_KO)
@@ -425,6 +455,9 @@ class TelegramRuntime:
 
         first = messages[0]
         chat = first.chat
+        if self.desk is not None and chat.id == self.desk.chat_id:
+            await self.desk.handle_group(messages)
+            return
         if chat.type != "private":
             if (first.text or "").startswith("/"):
                 await self.output.send_text_message(str(chat.id), PRIVATE_ONLY_KO)
@@ -481,6 +514,12 @@ class TelegramRuntime:
         for notice in dict.fromkeys(notices):
             await self.output.send_text_message(str(sender), notice)
 
+        if text.startswith("/") and text[1:].split(" ", 1)[0].split("@", 1)[0].lower() in AGENT_ONLY_COMMANDS:
+            from bot.replies_handoff import AGENT_COMMAND_PRIVATE_KO
+
+            await self.output.send_text_message(str(sender), AGENT_COMMAND_PRIVATE_KO)
+            return
+
         metadata: dict[str, Any] = {"telegram": {"update_id": update_id, "message_id": first.message_id}}
         if blobs:
             from bot.services.photos import accept_bytes
@@ -500,16 +539,31 @@ class TelegramRuntime:
         await self._to_rasa(sender, text, metadata)
 
     async def _to_rasa(self, sender: int, text: str, metadata: dict[str, Any]) -> None:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self.output.typing(sender), 2)
-        typing = asyncio.create_task(self._keep_typing(sender))
+        from connectors.handoff import hub
+
+        typing = None
+        if not await self._handed_over(sender):  # while agents hold it, the bot does not "type"
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.output.typing(sender), 2)
+            typing = asyncio.create_task(self._keep_typing(sender))
         try:
-            await self.on_new_message(UserMessage(text, self.output, str(sender), input_channel=self.input_channel,
-                                                  metadata=metadata))
+            await hub.handle(UserMessage(text, self.output, str(sender), input_channel=self.input_channel,
+                                         metadata=metadata), self.on_new_message)
         finally:
-            typing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await typing
+            if typing is not None:
+                typing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await typing
+
+    async def _handed_over(self, sender: int) -> bool:
+        if self.desk is None:
+            return False
+        from bot.services import handoff
+
+        try:
+            return await asyncio.to_thread(handoff.open_for, "telegram", str(sender)) is not None
+        except Exception:  # noqa: BLE001 - the gate reports database trouble
+            return False
 
     async def _keep_typing(self, chat_id: int) -> None:
         """Telegram shows "typing…" for five seconds; renewed while Rasa is still working."""
@@ -589,6 +643,9 @@ class CleanBotTelegramInput(InputChannel):
 
         @webhook.listener("after_server_start")
         async def start(_app, _loop) -> None:
+            from connectors.handoff import hub
+
+            hub.attach(_app)
             self.runtime = TelegramRuntime(self.config, on_new_message, input_channel=self.name())
             await self.runtime.start()
 

@@ -3,9 +3,14 @@ Rasa, and (for the end-to-end tests) the real Rasa and action servers with the c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import json
 import os
+import subprocess
+import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -13,8 +18,9 @@ from typing import Any, Callable, Optional
 import pytest
 from PIL import Image
 
+from bot.settings import PROJECT_ROOT
 from tests.conftest import _prepare
-from tests.telegram.fake_bot_api import FakeBotAPI
+from tests.telegram.fake_bot_api import Call, FakeBotAPI
 
 
 def jpeg(seed: int, size: tuple[int, int] = (64, 48)) -> bytes:
@@ -123,16 +129,16 @@ class TelegramStack:
         return f"{self.servers.rasa_url}/webhooks/telegram/webhook"
 
 
-@pytest.fixture(scope="module")
-def telegram_stack(tmp_path_factory):
+@contextlib.contextmanager
+def running_telegram_stack(home: Path, extra_env: Optional[dict] = None, log_name: str = "telegram-e2e-logs"):
     """Rasa + action servers with the Telegram channel pointing at the fake Bot API, in polling mode
-    (the webhook route is there as well, with its secret), and a database of their own."""
+    (the webhook route is there as well, with its secret), and a database of their own. `extra_env`
+    goes to both servers and to this process (the hand-over tests set the agents' group with it)."""
     from bot.runner import BotServers, free_port
     from bot.training import train_if_changed
 
     model = train_if_changed()
     fake = FakeBotAPI().start()
-    home = tmp_path_factory.mktemp("telegram-e2e")
     url = f"sqlite:///{home / 'cleanbot.db'}"
     _prepare(url)
     secret = "e2e-webhook-secret_123"
@@ -149,8 +155,10 @@ def telegram_stack(tmp_path_factory):
         "  push_interval_seconds: 1\n",
         encoding="utf-8",
     )
-    env = {"CLEANBOT_DATABASE_URL": url, "CLEANBOT_PHOTO_DIR": str(home / "photos")}
-    servers = BotServers(model, free_port(), free_port(), env=env, log_dir=Path("test-artifacts/telegram-e2e-logs"),
+    rasa_port = free_port()
+    env = {"CLEANBOT_DATABASE_URL": url, "CLEANBOT_PHOTO_DIR": str(home / "photos"),
+           "CLEANBOT_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}", **(extra_env or {})}
+    servers = BotServers(model, rasa_port, free_port(), env=env, log_dir=Path("test-artifacts") / log_name,
                          credentials=credentials)
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -169,3 +177,77 @@ def telegram_stack(tmp_path_factory):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def telegram_stack(tmp_path_factory):
+    with running_telegram_stack(tmp_path_factory.mktemp("telegram-e2e")) as stack:
+        yield stack
+
+
+# ---------------------------------------------------------------- end-to-end: a Telegram user
+
+
+def cleanbot(stack, *args: str) -> subprocess.CompletedProcess:
+    """The command line against the stack's database (and its fake Bot API)."""
+    env = {**os.environ, **stack.env, "TELEGRAM_BOT_TOKEN": stack.fake.token,
+           "TELEGRAM_API_BASE_URL": stack.fake.base_url, "TELEGRAM_FILE_BASE_URL": stack.fake.file_base_url,
+           "PYTHONPATH": str(PROJECT_ROOT)}
+    env.pop("TELEGRAM_BOT_USERNAME", None)
+    done = subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+@dataclass
+class TelegramUser:
+    stack: Any
+    user_id: int
+
+    @property
+    def fake(self):
+        return self.stack.fake
+
+    def webhook(self, update: dict) -> float:
+        since = time.monotonic()
+        assert self.fake.deliver(update, url=self.stack.webhook_url, secret=self.stack.secret) == 200
+        return since
+
+    def poll(self, update: dict) -> float:
+        since = time.monotonic()
+        self.fake.queue_update(update)
+        return since
+
+    def say(self, text: str, via: str = "poll") -> float:
+        update = self.fake.text_update(self.user_id, text)
+        return self.poll(update) if via == "poll" else self.webhook(update)
+
+    def photo(self, data: bytes | None = None, caption: str | None = None, size: int | None = None) -> float:
+        file_id = self.fake.add_file(data, size=size)
+        return self.webhook(self.fake.photo_update(self.user_id, file_id, caption=caption))
+
+    def tap(self, messages: list[Call], title_part: str) -> float:
+        message = next(m for m in reversed(messages) if any(title_part in b["text"] for b in m.buttons))
+        button = next(b for b in message.buttons if title_part in b["text"])
+        update = self.fake.callback_update(self.user_id, button["callback_data"], message=message)
+        since = self.webhook(update)
+        query_id = update["callback_query"]["id"]
+        self.fake.wait_for(lambda: any(c.params.get("callback_query_id") == query_id
+                                       for c in self.fake.calls_of("answerCallbackQuery")), 30)
+        return since
+
+    def wait(self, needle: str, since: float, timeout: float = 90) -> list[Call]:
+        return self.fake.wait_text(self.user_id, needle, since=since, timeout=timeout)
+
+    def text(self, since: float, needle: str) -> str:
+        return "\n".join(c.text for c in self.wait(needle, since))
+
+
+def link(stack, user: TelegramUser, customer: str) -> None:
+    """Links the Telegram account to a demo customer with a deep link, as a shopper would."""
+    issued = json.loads(cleanbot(stack, "shopper", "link-token", customer, "--json").stdout)
+    assert issued["deep_link"] == f"https://t.me/{stack.fake.username}?start={issued['token']}"
+    since = user.say(f"/start {issued['token']}")
+    greeting = user.text(since, "클린봇이에요")
+    assert "계정이 텔레그램에 연결됐어요" in greeting

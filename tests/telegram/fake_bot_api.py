@@ -8,8 +8,11 @@ python-telegram-bot talks to it through `base_url` / `base_file_url`:
 It implements what the Clean Bot channel uses (getMe, sendMessage, sendPhoto, sendChatAction,
 answerCallbackQuery, editMessageReplyMarkup, getFile and the file download path, setWebhook,
 deleteWebhook, getWebhookInfo, getUpdates) and the forum-topic methods for the agents' group
-(createForumTopic, editForumTopic, closeForumTopic, reopenForumTopic; sendMessage with
-message_thread_id). Every call is recorded with its arrival time (`calls`); `fail(...)` makes the next
+(createForumTopic, editForumTopic, closeForumTopic, reopenForumTopic, getChatMember; sendMessage and
+sendPhoto with message_thread_id). Topics are tracked (`topics`): `delete_topic` makes the next calls
+on it fail the way Telegram does ("message thread not found" / TOPIC_ID_INVALID), and reopening an open
+topic answers TOPIC_NOT_MODIFIED. `members` maps user ids to their getChatMember status (default
+"left"). `topic_update` and `topic_closed_update` build messages in a forum topic. Every call is recorded with its arrival time (`calls`); `fail(...)` makes the next
 matching calls answer 429 with retry_after, or 5xx. Tests build updates with `text_update`,
 `photo_update`, `callback_update`, … and either queue them for getUpdates (`queue_update`) or post them
 to the registered webhook like Telegram does (`deliver`)."""
@@ -89,6 +92,8 @@ class FakeBotAPI:
         self._ids = itertools.count(1)
         self._files: dict[str, StoredFile] = {}
         self.webhook: dict[str, Any] = {}
+        self.topics: dict[int, dict[str, Any]] = {}  # message_thread_id -> {"name", "closed", "deleted"}
+        self.members: dict[int, str] = {}  # user id -> getChatMember status in any group
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._new_update: Optional[asyncio.Event] = None
         self._thread: Optional[threading.Thread] = None
@@ -246,6 +251,40 @@ class FakeBotAPI:
             content["media_group_id"] = media_group_id
         return self.message_update(user_id, **content, **kwargs)
 
+    def topic_update(self, user_id: int, chat_id: int, thread_id: Optional[int], text: Optional[str] = None,
+                     file_id: Optional[str] = None, caption: Optional[str] = None, **content: Any) -> dict:
+        """A message in a forum topic of a supergroup (thread_id None: the General topic)."""
+        if file_id is not None:
+            stored = self._files[file_id]
+            content["photo"] = [{"file_id": file_id, "file_unique_id": f"u{file_id}", "width": 800, "height": 600,
+                                 "file_size": stored.size}]
+            if caption:
+                content["caption"] = caption
+        if text is not None:
+            content["text"] = text
+            if text.startswith("/"):
+                content["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split(" ")[0])}]
+        if thread_id is not None:
+            content.update(message_thread_id=thread_id, is_topic_message=True)
+        update = self.message_update(user_id, chat_type="supergroup", chat_id=chat_id, **content)
+        update["message"]["chat"]["is_forum"] = True
+        return update
+
+    def topic_closed_update(self, user_id: int, chat_id: int, thread_id: int) -> dict:
+        with self._lock:
+            if thread_id in self.topics:
+                self.topics[thread_id]["closed"] = True
+        return self.topic_update(user_id, chat_id, thread_id, forum_topic_closed={})
+
+    def delete_topic(self, thread_id: int) -> None:
+        """As if an admin deleted the topic in the app."""
+        with self._lock:
+            self.topics.setdefault(thread_id, {"name": "?", "closed": False})["deleted"] = True
+
+    def topic_messages(self, thread_id: int, since: float = 0.0) -> list[Call]:
+        """What the bot got accepted in one topic."""
+        return [c for c in self.sent(since=since) if c.params.get("message_thread_id") == thread_id]
+
     def callback_update(self, user_id: int, data: str, message: Optional[Call] = None,
                         update_id: Optional[int] = None) -> dict:
         source = (message.result if message is not None and isinstance(message.result, dict) else
@@ -366,7 +405,17 @@ class FakeBotAPI:
         return {"id": self.bot_id, "is_bot": True, "first_name": "클린봇", "username": self.username,
                 "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
 
+    def _check_thread(self, params: dict, missing: str = "Bad Request: message thread not found") -> None:
+        thread = params.get("message_thread_id")
+        if thread is None:
+            return
+        with self._lock:
+            topic = self.topics.get(int(thread))
+        if topic is None or topic.get("deleted"):
+            raise _ApiError(400, missing)
+
     async def _m_sendMessage(self, params: dict) -> dict:
+        self._check_thread(params)
         text = params.get("text")
         if not isinstance(text, str) or not text.strip():
             raise _ApiError(400, "Bad Request: message text is empty")
@@ -379,6 +428,7 @@ class FakeBotAPI:
         return self._message(params, text=text)
 
     async def _m_sendPhoto(self, params: dict) -> dict:
+        self._check_thread(params)
         file_id = self.add_file(params["photo"] if isinstance(params.get("photo"), bytes) else b"remote")
         content: dict[str, Any] = {"photo": [{"file_id": file_id, "file_unique_id": f"u{file_id}", "width": 1,
                                               "height": 1}]}
@@ -441,16 +491,45 @@ class FakeBotAPI:
                 return []
 
     async def _m_createForumTopic(self, params: dict) -> dict:
-        return {"message_thread_id": 1000 + next(self._ids), "name": params.get("name"), "icon_color": 7322096}
+        thread = 1000 + next(self._ids)
+        with self._lock:
+            self.topics[thread] = {"name": params.get("name"), "closed": False, "deleted": False}
+        return {"message_thread_id": thread, "name": params.get("name"), "icon_color": 7322096}
+
+    def _topic(self, params: dict) -> dict:
+        self._check_thread(params, "Bad Request: TOPIC_ID_INVALID")
+        if params.get("message_thread_id") is None:
+            raise _ApiError(400, "Bad Request: message thread not found")
+        return self.topics[int(params["message_thread_id"])]
 
     async def _m_editForumTopic(self, params: dict) -> bool:
+        topic = self._topic(params)
+        if params.get("name") in (None, topic["name"]):
+            raise _ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
+        topic["name"] = params["name"]
         return True
 
     async def _m_closeForumTopic(self, params: dict) -> bool:
+        topic = self._topic(params)
+        if topic["closed"]:
+            raise _ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
+        topic["closed"] = True
         return True
 
     async def _m_reopenForumTopic(self, params: dict) -> bool:
+        topic = self._topic(params)
+        if not topic["closed"]:
+            raise _ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
+        topic["closed"] = False
         return True
+
+    async def _m_getChatMember(self, params: dict) -> dict:
+        user_id = int(params.get("user_id"))
+        status = self.members.get(user_id, "left")
+        member: dict[str, Any] = {"status": status, "user": self._user(user_id)}
+        if status == "creator":
+            member["is_anonymous"] = False
+        return member
 
 
 class _ApiError(Exception):

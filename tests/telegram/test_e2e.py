@@ -7,12 +7,8 @@ honoured, and marked delivered only once Telegram accepted them."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.request
-from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import func, select
@@ -21,9 +17,7 @@ from bot.clock import utcnow
 from bot.db import transaction
 from bot.models import Brand, ChatIdentity, HolderIdentity, Listing, Notification, RightsHolder, TelegramUpdate
 from bot.services import cases, reports
-from bot.settings import PROJECT_ROOT
-from tests.telegram.conftest import jpeg
-from tests.telegram.fake_bot_api import Call
+from tests.telegram.conftest import TelegramUser, cleanbot, jpeg, link
 
 pytestmark = pytest.mark.e2e
 
@@ -32,75 +26,12 @@ def _order(orders_by_customer, customer, delivered_days_ago):
     return next(o for o in orders_by_customer[customer] if o["delivered_days_ago"] == delivered_days_ago)
 
 
-def cleanbot(stack, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, **stack.env, "TELEGRAM_BOT_TOKEN": stack.fake.token,
-           "TELEGRAM_API_BASE_URL": stack.fake.base_url, "TELEGRAM_FILE_BASE_URL": stack.fake.file_base_url,
-           "PYTHONPATH": str(PROJECT_ROOT)}
-    env.pop("TELEGRAM_BOT_USERNAME", None)
-    done = subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done
-
-
-@dataclass
-class TelegramUser:
-    stack: object
-    user_id: int
-
-    @property
-    def fake(self):
-        return self.stack.fake
-
-    def webhook(self, update: dict) -> float:
-        since = time.monotonic()
-        assert self.fake.deliver(update, url=self.stack.webhook_url, secret=self.stack.secret) == 200
-        return since
-
-    def poll(self, update: dict) -> float:
-        since = time.monotonic()
-        self.fake.queue_update(update)
-        return since
-
-    def say(self, text: str, via: str = "poll") -> float:
-        update = self.fake.text_update(self.user_id, text)
-        return self.poll(update) if via == "poll" else self.webhook(update)
-
-    def photo(self, data: bytes | None = None, caption: str | None = None, size: int | None = None) -> float:
-        file_id = self.fake.add_file(data, size=size)
-        return self.webhook(self.fake.photo_update(self.user_id, file_id, caption=caption))
-
-    def tap(self, messages: list[Call], title_part: str) -> float:
-        message = next(m for m in reversed(messages) if any(title_part in b["text"] for b in m.buttons))
-        button = next(b for b in message.buttons if title_part in b["text"])
-        update = self.fake.callback_update(self.user_id, button["callback_data"], message=message)
-        since = self.webhook(update)
-        query_id = update["callback_query"]["id"]
-        self.fake.wait_for(lambda: any(c.params.get("callback_query_id") == query_id
-                                       for c in self.fake.calls_of("answerCallbackQuery")), 30)
-        return since
-
-    def wait(self, needle: str, since: float, timeout: float = 90) -> list[Call]:
-        return self.fake.wait_text(self.user_id, needle, since=since, timeout=timeout)
-
-    def text(self, since: float, needle: str) -> str:
-        return "\n".join(c.text for c in self.wait(needle, since))
-
-
 @pytest.fixture
 def tg_user(telegram_stack):
     def make(user_id: int) -> TelegramUser:
         return TelegramUser(telegram_stack, user_id)
 
     return make
-
-
-def link(stack, user: TelegramUser, customer: str) -> None:
-    issued = json.loads(cleanbot(stack, "shopper", "link-token", customer, "--json").stdout)
-    assert issued["deep_link"] == f"https://t.me/{stack.fake.username}?start={issued['token']}"
-    since = user.say(f"/start {issued['token']}")
-    greeting = user.text(since, "클린봇이에요")
-    assert "계정이 텔레그램에 연결됐어요" in greeting
 
 
 # ---------------------------------------------------------------- the shopper
