@@ -10,7 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from bot import cli_handoff, cli_holders, cli_telegram
+from bot import cli_handoff, cli_holders, cli_nlu, cli_telegram
 from bot.settings import get_settings
 
 
@@ -248,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("seller")
     cli_holders.register(sub, add)  # brand-owner, cases
     cli_telegram.register(sub, add)  # telegram, shopper link-token
+    cli_nlu.register(sub, add)  # eval nlu|faq, models fetch
     cli_handoff.register(sub, add)  # handoff list|show|release
     return parser
 
