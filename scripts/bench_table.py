@@ -22,7 +22,16 @@ def row(name: str, r: dict) -> str:
         train += f" (load {load:.1f})"
     return (f"| `{name}` | {r['intent']['macro_f1']:.3f} | {r['intent']['accuracy']:.3f} | {r['fallbacks']} | "
             f"{r['entities']['micro_f1']:.3f} | {r['latency']['p50_ms']:.1f} | {r['latency']['p95_ms']:.1f} | {train} | "
-            f"`cleanbot eval nlu --config {r.get('config') or f'benchmarks/configs/{name}.yml'}` |")
+            f"`{command(name, r)}` |")
+
+
+def command(name: str, r: dict) -> str:
+    if r.get("config") == "config.yml":
+        return "cleanbot eval nlu"
+    if r.get("config"):
+        return f"cleanbot eval nlu --config {r['config']}"
+    model = Path(r["model"])
+    return f"cleanbot eval nlu --model models/{model.name}"
 
 
 def main(names: list[str]) -> int:
