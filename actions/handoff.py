@@ -65,6 +65,12 @@ def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str,
     open_now = hours is None or hours.is_open(now)
     requested = handoff.request(person.channel, tracker.sender_id, reason,
                                 tracker.get_latest_input_channel() or person.channel, after_hours=not open_now)
+    if requested.refused:
+        # Not paused and any form left running: the user carries on with the bot where they were.
+        dispatcher.utter_message(text=words.capped(person.channel, settings.handoff_anonymous_per_hour,
+                                                   requested.retry_at, now, lead),
+                                 buttons=words.capped_buttons())
+        return []
     dispatcher.utter_message(text=words.handed_over(open_now, hours, now, lead, already=not requested.created),
                              buttons=words.cancel_buttons())
     events: list[EventType] = []

@@ -132,9 +132,9 @@ class ValidateBrandOwnerForm(_FormWithBookkeeping):
         person = who(tracker)
         code = _identifier(tracker, "verification_code")
         if activating:
-            locked = holders.lock_status(person.channel, person.sender_id)
-            if locked is not None:
-                dispatcher.utter_message(text=say.verification(holders.Verification("locked", locked_until=locked)))
+            lock = holders.current_lock(person.channel, person.sender_id)
+            if lock is not None:
+                dispatcher.utter_message(text=say.verification(lock))
                 return {"holder_code": None, "requested_slot": None}
             if person.is_rights_holder and not code:
                 dispatcher.utter_message(text=say.already_holder([h.brand_name for h in person.holder_brands]))

@@ -89,6 +89,12 @@ def verification(result: Verification) -> str:
             f"이미 {josa(result.brand + ' 권리자', '으로/로')} 인증되어 있어요. "
             "바로 케이스를 접수하거나 진행 상황을 확인하실 수 있어요."
         )
+    if result.status == "locked" and result.lock_scope == "everyone":
+        return (
+            "지금은 인증 코드 확인을 잠시 멈췄어요. 짧은 시간에 잘못된 코드가 너무 많이 들어와서, 안전을 위해 "
+            f"모든 계정의 코드 확인을 막아 두었어요. {_when(result.locked_until)} 이후에 다시 입력해 주세요. "
+            "급하시면 코드를 보내 준 브랜드 보호팀에 연락해 주세요."
+        )
     if result.status == "locked":
         return (
             f"인증 코드를 여러 번 잘못 입력하셔서 인증이 잠시 잠겼어요. {_when(result.locked_until)} 이후에 "

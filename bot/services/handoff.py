@@ -1,7 +1,8 @@
 """Human takeover: conversations handed over to the agents, and everything said while they hold them.
 
 A hand-over is `waiting` in the queue, `held` by one agent, or `closed` (handed back to the bot). At most
-one open hand-over per chat account (a partial unique index decides, across processes and replicas).
+one open hand-over per chat account (a partial unique index decides, across processes and replicas), and
+at most `handoff_anonymous_per_hour` new ones an hour for an account linked to no customer or rights holder.
 Every write here is one transaction; the connectors (connectors/handoff.py, connectors/telegram_desk.py)
 only translate between Telegram, Rasa and these functions.
 
@@ -19,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from bot import clock
-from bot.db import transaction
+from bot.db import serialize, transaction
 from bot.korean import josa
 from bot.models import OPEN_HANDOFF_STATES, Handoff, HandoffMessage, Photo
 from bot.services import audit
@@ -34,6 +35,8 @@ TO_TOPIC = ("user", "system")
 TO_USER = ("agent", "bot")
 MAX_ATTEMPTS = 5
 MAX_TEXT = 4000
+# The window of `handoff_anonymous_per_hour`.
+ANONYMOUS_CAP_WINDOW = timedelta(hours=1)
 
 
 class HandoffError(Exception):
@@ -109,8 +112,17 @@ class MessageView:
 
 @dataclass(frozen=True)
 class Requested:
-    handoff: HandoffView
+    """The account's open hand-over (`created` when this request opened it), or a refusal (`handoff` None):
+    a sender with no linked account used up `handoff_anonymous_per_hour`; it may ask again at `retry_at`
+    (None when the setting is 0: no hand-overs for them at all)."""
+
+    handoff: Optional[HandoffView]
     created: bool
+    retry_at: Optional[datetime] = None
+
+    @property
+    def refused(self) -> bool:
+        return self.handoff is None
 
 
 @dataclass(frozen=True)
@@ -210,9 +222,29 @@ def _add_message(session: Session, handoff: Handoff, direction: str, text: str =
 # ---------------------------------------------------------------- the user side (actions, connectors)
 
 
+def _anonymous_refusal(session: Session, channel: str, sender_id: str, now: datetime) -> Optional[Requested]:
+    """The refusal of a new hand-over for this account, or None to go ahead. Each hand-over is a topic
+    the agents must look at, and a sender with no linked account costs nothing to be; linked customers
+    and rights holders are never capped. Counted in the database, so the cap holds across processes."""
+    person = resolve_in(session, channel, sender_id)
+    if person.customer_id or person.is_rights_holder:
+        return None
+    cap = max(get_settings().handoff_anonymous_per_hour, 0)
+    recent = session.execute(
+        select(Handoff.created_at).where(Handoff.channel == channel, Handoff.sender_id == sender_id,
+                                         Handoff.created_at > now - ANONYMOUS_CAP_WINDOW)
+        .order_by(Handoff.created_at)
+    ).scalars().all()
+    if len(recent) < cap:
+        return None
+    # Free again when the oldest of the latest `cap` hand-overs leaves the window.
+    return Requested(None, False, recent[len(recent) - cap] + ANONYMOUS_CAP_WINDOW if cap else None)
+
+
 def request(channel: str, sender_id: str, reason: str, input_channel: str, after_hours: bool = False,
             actor: Optional[str] = None) -> Requested:
-    """Hands the account's conversation over (waiting in the queue), or returns the one already open.
+    """Hands the account's conversation over (waiting in the queue), or returns the one already open, or
+    refuses a sender with no linked account over the hourly cap (`Requested.refused`).
     Safe to call twice or concurrently: the partial unique index keeps one open hand-over per account."""
     if reason not in REASON_KO:
         raise ValueError(f"unknown hand-over reason {reason!r}")
@@ -220,11 +252,19 @@ def request(channel: str, sender_id: str, reason: str, input_channel: str, after
     for _attempt in range(5):
         try:
             with transaction() as session:
+                # The account's requests one at a time, so the cap's count and the insert cannot interleave.
+                serialize(session, "handoff-request", channel, sender_id)
                 existing = session.execute(_open_query(channel, sender_id)).scalar_one_or_none()
                 if existing is not None:
                     return Requested(_view(session, existing), False)
-                identity = get_or_create_identity(session, channel, sender_id)
                 now = clock.utcnow()
+                refusal = _anonymous_refusal(session, channel, sender_id, now)
+                if refusal is not None:
+                    retry_at = refusal.retry_at.isoformat() if refusal.retry_at else None
+                    audit.record(session, actor or f"{channel}:{sender_id}", "handoff.refused",
+                                 f"{channel}:{sender_id}", {"reason": reason, "retry_at": retry_at})
+                    return refusal
+                identity = get_or_create_identity(session, channel, sender_id)
                 handoff = Handoff(identity_id=identity.id, channel=channel, sender_id=sender_id,
                                   input_channel=(input_channel or channel)[:40], reason=reason, state="waiting",
                                   after_hours=1 if after_hours else 0, created_at=now, queued_at=now)

@@ -6,11 +6,13 @@ left out (they read as 1 and 0), exactly the alphabet the NLU extractor recognis
 
 Every refused code (wrong, used or expired) is recorded; `verify_max_failures` refusals within
 `verify_window_minutes` lock the chat account for `verify_lock_minutes` — even a right code is
-refused while locked. Tries are serialised per chat account (its identity row is locked), so
-parallel requests cannot beat the lock.
+refused while locked. Refusals also count toward one budget for all accounts together
+(`GLOBAL_MAX_FAILURES`), so rotating sender ids buys no extra guesses. Tries are serialised (all of
+them, see `verify`), so parallel requests cannot beat either lock.
 """
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from bot.catalogue import canonical_brand
 from bot.clock import utcnow
-from bot.db import transaction
+from bot.db import serialize, transaction
 from bot.models import (
     Brand,
     BrandOwnerInvite,
@@ -39,6 +41,16 @@ CODE_LENGTH = 8
 CODE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 CODE_DIGITS = "23456789"
 CODE_ALPHABET = CODE_LETTERS + CODE_DIGITS
+
+# How many refused codes, from all chat accounts together, one `verify_window_minutes` may hold: at
+# that many, no code is checked for anyone until the oldest of them leaves the window. The account
+# lock alone caps nothing for an attacker who makes up a new sender id every five guesses; this caps
+# everyone's guesses at this many per window. Honest holders redeem a few codes a week. The price
+# is that a flood also keeps honest holders out for up to one window, which beats a guessed code
+# taking over a brand's account; the lock is logged and audited so the team notices and can help.
+GLOBAL_MAX_FAILURES = 30
+
+logger = logging.getLogger(__name__)
 
 
 def is_verification_code(text: str) -> bool:
@@ -72,7 +84,9 @@ class Verification:
     """status: verified | already_verified | wrong | used | expired | locked | bad_format.
 
     `locked_until` is set when the account is locked (also on the refusal that locked it);
-    `failures_left` is how many more refusals the account may have before the lock."""
+    `lock_scope` says whose failures locked it: "account" (this one's) or "everyone" (the global
+    budget, GLOBAL_MAX_FAILURES); `failures_left` is how many more refusals the account may have
+    before the lock."""
 
     status: str
     brand: Optional[str] = None
@@ -80,6 +94,7 @@ class Verification:
     locked_until: Optional[datetime] = None
     failures_left: Optional[int] = None
     expired_at: Optional[datetime] = None
+    lock_scope: Optional[str] = None
 
     @property
     def ok(self) -> bool:
@@ -179,10 +194,39 @@ def _lock_state(session: Session, channel: str, external_id: str, now: datetime)
     return None, max(limit - recent, 0)
 
 
-def lock_status(channel: str, external_id: str) -> Optional[datetime]:
-    """Until when the account may not try a code, or None."""
+def _everyone_locked_until(session: Session, now: datetime) -> Optional[datetime]:
+    """Until when no account may try a code (GLOBAL_MAX_FAILURES reached in the window), or None."""
+    window = timedelta(minutes=get_settings().verify_window_minutes)
+    latest = session.execute(
+        select(VerificationAttempt.at).where(VerificationAttempt.at > now - window)
+        .order_by(VerificationAttempt.at.desc()).limit(GLOBAL_MAX_FAILURES)
+    ).scalars().all()
+    if len(latest) < GLOBAL_MAX_FAILURES:
+        return None
+    return latest[-1] + window
+
+
+def _current_lock(session: Session, channel: str, external_id: str, now: datetime) -> Optional[Verification]:
+    """The account's own lock first (its message names its own failures), then everyone's."""
+    locked_until, _left = _lock_state(session, channel, external_id, now)
+    if locked_until is not None:
+        return Verification("locked", locked_until=locked_until, failures_left=0, lock_scope="account")
+    everyone_until = _everyone_locked_until(session, now)
+    if everyone_until is not None:
+        return Verification("locked", locked_until=everyone_until, failures_left=0, lock_scope="everyone")
+    return None
+
+
+def current_lock(channel: str, external_id: str) -> Optional[Verification]:
+    """The "locked" answer this account would get for any code now (its own lock or everyone's), or None."""
     with transaction() as session:
-        return _lock_state(session, channel, external_id, utcnow())[0]
+        return _current_lock(session, channel, external_id, utcnow())
+
+
+def lock_status(channel: str, external_id: str) -> Optional[datetime]:
+    """Until when the account may not try a code (its own lock or everyone's), or None."""
+    lock = current_lock(channel, external_id)
+    return lock.locked_until if lock is not None else None
 
 
 def _identity_id(channel: str, external_id: str) -> int:
@@ -201,6 +245,13 @@ def _refuse(session: Session, channel: str, external_id: str, now: datetime, sta
     locked_until, left = _lock_state(session, channel, external_id, now)
     audit.record(session, f"{channel}:{external_id}", "holder.verify_refused", f"{channel}:{external_id}",
                  {"status": status, "locked_until": locked_until.isoformat() if locked_until else None})
+    # No refusal is recorded while everyone is locked, so a lock found now was started by this one.
+    everyone_until = _everyone_locked_until(session, now)
+    if everyone_until is not None:
+        logger.warning("Rights-holder codes: %d refused within the window, no code is checked until %s UTC",
+                       GLOBAL_MAX_FAILURES, everyone_until.isoformat(timespec="seconds"))
+        audit.record(session, "bot", "holder.verify_locked_everyone", "holder-codes",
+                     {"failures": GLOBAL_MAX_FAILURES, "locked_until": everyone_until.isoformat()})
     return Verification(status, locked_until=locked_until, failures_left=left, **extra)
 
 
@@ -209,14 +260,16 @@ def verify(channel: str, external_id: str, code: str) -> Verification:
     code = (code or "").strip().upper()
     identity_id = _identity_id(channel, external_id)
     with transaction() as session:
-        # Serialise this account's tries (the lock count must not be beaten by parallel requests).
+        # Serialise all tries, of every account: the global count must not be beaten by parallel
+        # requests any more than the account's own. Codes are redeemed rarely; the wait is nothing.
+        serialize(session, "holder-code-tries")
         identity = session.execute(
             select(ChatIdentity).where(ChatIdentity.id == identity_id).with_for_update()
         ).scalar_one()
         now = utcnow()
-        locked_until, _left = _lock_state(session, channel, external_id, now)
-        if locked_until is not None:
-            return Verification("locked", locked_until=locked_until, failures_left=0)
+        lock = _current_lock(session, channel, external_id, now)
+        if lock is not None:
+            return lock
         if not is_verification_code(code):
             return Verification("bad_format")
         invite = session.execute(

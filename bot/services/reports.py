@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
-from bot.db import transaction
+from bot.db import serialize, transaction
 from bot.korean import josa
 from bot.models import IppCase, Listing, Order, Photo, Refund, Report, ReportPhoto
 from bot.services import audit, cases
@@ -115,6 +115,12 @@ def _abuse_hold_reason(session: Session, customer_id: str, order_number: str, ph
 
 def _file_in(session: Session, customer_id: str, order_number: str, description: str,
              photo_shas: list[str], actor: str) -> ReportOutcome:
+    # The abuse rules read rows no order lock covers: the shopper's other refunds, and photos on any
+    # order of anyone. So concurrent claims queue here first, or each would miss the others. Claims
+    # with photos take the wider lock before the shopper's, always in that order (no deadlock).
+    if photo_shas:
+        serialize(session, "claims-with-photos")
+    serialize(session, "claims-of-customer", customer_id)
     order = session.get(Order, order_number, with_for_update=True)
     check = eligibility_in(session, customer_id, order_number)
     if check.problem:
