@@ -335,14 +335,21 @@ from sqlalchemy import BigInteger  # noqa: E402  (kept with the Telegram tables)
 
 
 class TelegramUpdate(Base):
-    """Every Telegram update taken in, recorded before it is handled: a second delivery of the same
-    update_id (Telegram retrying a webhook, a restarted poller, another replica) fails the primary key."""
+    """Every Telegram update taken in, recorded when it is received and marked handled afterwards: a second
+    delivery of the same update_id (Telegram retrying a webhook, a restarted poller, another replica) fails
+    the primary key, and one received but never handled (the process died in between) is handled again
+    from its payload at the next start."""
 
     __tablename__ = "telegram_updates"
     update_id = Column(BigInteger, primary_key=True, autoincrement=False)
     kind = Column(String(30), nullable=False)  # message, callback_query, edited_message, …
     chat_id = Column(BigInteger)
     received_at = Column(DateTime, nullable=False, index=True)
+    # The update as Telegram sent it, to handle it again after a crash; NULL on rows from before 0004.
+    payload = Column(JSON(none_as_null=True))
+    handled_at = Column(DateTime, index=True)  # NULL: received, not (yet) handled
+    # Starts that took it up again: a poison update that kills the process is given up, not retried forever.
+    attempts = Column(Integer, nullable=False, default=0, server_default=text("0"))
 
 
 class TelegramLinkToken(Base):

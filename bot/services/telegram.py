@@ -1,20 +1,22 @@
 """What the Telegram channel keeps in the database: the updates it has taken in (so a second delivery
-is skipped), the one-time deep-link tokens that link a Telegram account to a customer, and the keys of
-button payloads too long for Telegram's 64-byte callback data.
+is skipped, and one the process died handling is handled again at the next start), the one-time
+deep-link tokens that link a Telegram account to a customer, and the keys of button payloads too long
+for Telegram's 64-byte callback data.
 
 Each function is one transaction (bot.db.transaction); nothing else in the channel writes."""
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Optional
+from typing import Any, Iterable, Optional
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.clock import utcnow
@@ -25,21 +27,67 @@ from bot.services.identity import get_or_create_identity
 from bot.settings import get_settings
 
 CHANNEL = "telegram"
+logger = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------- updates taken in
 
 
-def record_update(update_id: int, kind: str, chat_id: Optional[int] = None) -> bool:
-    """Records an update before it is handled. True the first time, False for a duplicate delivery
-    (the primary key on update_id decides, across restarts and replicas)."""
+# Starts that may take an unfinished update up again; after that it is given up, so that an update whose
+# handling kills the process cannot kill every start after it.
+MAX_ATTEMPTS = 3
+
+
+def record_update(update_id: int, kind: str, chat_id: Optional[int] = None,
+                  payload: Optional[dict[str, Any]] = None) -> bool:
+    """Records an update as it is received, with the payload needed to handle it again (mark_handled
+    once it is handled). True the first time, False for a duplicate delivery (the primary key on
+    update_id decides, across restarts and replicas)."""
     try:
         with transaction() as session:
             session.add(TelegramUpdate(update_id=int(update_id), kind=kind[:30], chat_id=chat_id,
-                                       received_at=utcnow()))
+                                       received_at=utcnow(), payload=payload, attempts=0))
             session.flush()
         return True
     except IntegrityError:
         return False
+
+
+def mark_handled(update_ids: Iterable[int]) -> int:
+    """The updates were handled (answered, or apologised for): never handled again."""
+    ids = [int(i) for i in update_ids]
+    if not ids:
+        return 0
+    with transaction() as session:
+        result = session.execute(update(TelegramUpdate)
+                                 .where(TelegramUpdate.update_id.in_(ids), TelegramUpdate.handled_at.is_(None))
+                                 .values(handled_at=utcnow()))
+        return result.rowcount or 0
+
+
+def take_unfinished(max_attempts: int = MAX_ATTEMPTS) -> list[dict[str, Any]]:
+    """The payloads of updates received but never handled, oldest first, each counted as one more attempt;
+    one already tried max_attempts times is given up (marked handled, logged by id).
+
+    Called once at start, before any update is taken in: with a single process nothing else is handling
+    them, so every unfinished row belongs to a run that ended mid-way (several replicas would need a
+    lease per row instead)."""
+    now = utcnow()
+    with transaction() as session:
+        rows = session.execute(
+            select(TelegramUpdate)
+            .where(TelegramUpdate.handled_at.is_(None), TelegramUpdate.payload.is_not(None))
+            .order_by(TelegramUpdate.update_id).with_for_update()
+        ).scalars().all()
+        payloads = []
+        for row in rows:
+            if row.attempts >= max_attempts:
+                row.handled_at = now
+                logger.warning("Telegram: update %s was taken up %s times without finishing; given up",
+                               row.update_id, row.attempts)
+                continue
+            row.attempts += 1
+            payloads.append(row.payload)
+        return payloads
 
 
 def purge_updates(older_than: timedelta = timedelta(days=7)) -> int:

@@ -182,6 +182,13 @@ def test_someone_outside_the_agents_group_can_do_nothing(handoff_stack, tg_user,
     time.sleep(1)
     assert reports.get_report(held).refund_status == "held"
     assert handoff.get(view.id).state == "waiting" and handoff.get(view.id).agent_id is None
+    # Nothing changed; only the refused commands were written down (the plain message is not a command).
+    with transaction() as session:
+        refused = session.execute(select(AuditLog.subject).where(
+            AuditLog.action == "telegram.command_refused", AuditLog.actor == f"telegram-agent:{OUTSIDER}")
+            .order_by(AuditLog.id)).scalars().all()
+    assert refused == ["/refund", "/refund", "/done"]
+    audits += len(refused)
     assert _audit_count() == audits
     assert not [c for c in fake.sent(user.user_id, since) if "환불" in c.text]
 
