@@ -51,7 +51,13 @@ def is_empty() -> bool:
 
 
 def load(path: Path = DEMO_FILE) -> dict[str, int]:
-    """Insert whatever of the demo set is missing; returns how many rows of each kind were added."""
+    """Insert whatever of the demo set is missing; returns how many rows of each kind were added.
+
+    Never in production mode: the demo's verified rights holders and the Gucci code are public."""
+    from bot.settings import get_settings
+
+    if get_settings().is_production:
+        raise PermissionError("demo data is never loaded in production mode (CLEANBOT_MODE=production)")
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     now = utcnow()
     added = {"brands": 0, "sellers": 0, "listings": 0, "customers": 0, "orders": 0, "rights_holders": 0, "invites": 0}

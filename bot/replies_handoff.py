@@ -2,7 +2,7 @@
 their topic (the card with who it is, the transcript, answers to their commands)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Iterable, Optional
 
 from bot.business_hours import BusinessHours, opening_ko
@@ -41,6 +41,31 @@ CANNOT_CANCEL_KO = "상담원이 이미 답변하고 있어서 요청을 취소�
 NOTHING_TO_CANCEL_KO = "취소할 상담 요청이 없어요. 상담원이 필요하시면 '상담원 연결'이라고 말씀해 주세요."
 
 
+def capped(channel: str, per_hour: int, retry_at: Optional[datetime], now: datetime,
+           lead: Optional[str] = None) -> str:
+    """The refusal when a sender with no linked account has asked for agents as often as allowed this hour:
+    when to ask again, how to get past the cap, and what the bot can do meanwhile."""
+    parts = [lead] if lead else []
+    if retry_at is None:
+        parts.append("계정이 연결되지 않은 대화에서는 지금 상담원 연결을 요청하실 수 없어요.")
+    else:
+        # Shown to the minute, so round up: asking at the minute shown must work.
+        minute = (retry_at + timedelta(minutes=1) - timedelta(microseconds=1)).replace(second=0, microsecond=0)
+        parts.append(f"계정이 연결되지 않은 대화에서는 상담원 연결을 한 시간에 {per_hour}번까지 요청하실 수 있어요. "
+                     f"{opening_ko(to_local(minute), _aware(now))}부터 다시 요청해 주세요.")
+    link = ("마켓플레이스 앱의 [텔레그램 연결] 메뉴에서 계정을 연결하시거나" if channel == "telegram"
+            else "마켓플레이스 계정으로 로그인하시거나")
+    parts.append(f"{link} 권리자 인증을 마치시면 바로 요청하실 수 있어요.")
+    parts.append("그동안 환불 규정이나 신고 방법처럼 궁금한 점은 여기에 물어보시면 제가 바로 답해 드릴게요.")
+    return "\n".join(parts)
+
+
+def capped_buttons() -> list[dict]:
+    """Under the refusal: what an unlinked shopper or a brand not yet verified can still start."""
+    return [{"title": "가품 신고하기", "payload": "/report_counterfeit"},
+            {"title": "권리자 인증하기", "payload": "/register_brand_owner"}]
+
+
 def cancel_buttons() -> list[dict]:
     """Under the hand-over message: a way out while still waiting (the gate in connectors/handoff.py)."""
     return [{"title": "상담 요청 취소", "payload": CANCEL_PAYLOAD}]
@@ -65,9 +90,14 @@ def business_hours(spec: str, zone: str) -> Optional[BusinessHours]:
         return None
 
 
+def _aware(now: datetime) -> datetime:
+    """`now` as an aware time (naive ones are UTC, as stored)."""
+    return now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+
+
 def next_opening_ko(hours: BusinessHours, now: datetime) -> str:
     """When agents are back, in Korean ('내일 오전 9시'); `now` naive UTC or aware."""
-    aware = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    aware = _aware(now)
     return opening_ko(hours.next_opening(aware), aware)
 
 
@@ -91,8 +121,8 @@ def handed_over(open_now: bool, hours: Optional[BusinessHours], now: datetime, l
 
 CHANNEL_KO = {"telegram": "텔레그램", "rest": "웹 (REST)", "socketio": "웹 채팅", "web": "웹"}
 COMMANDS_KO = (
-    "명령: /claim 상담 맡기 · /done 상담 마치기 · /note 메모 · /refund approve RPT-… 또는 /refund reject RPT-… 사유 · "
-    "/case IPP-… 상태 메모\n"
+    "명령: /claim 상담 맡기 · /done 상담 마치기 · /note 메모\n"
+    "책임자만: /refund approve RPT-… 또는 /refund reject RPT-… 사유 · /case IPP-… 상태 메모\n"
     "이 토픽에 쓰시는 글과 사진은 고객에게 그대로 전달돼요(명령과 /note는 빼고)."
 )
 NOT_AN_AGENT_KO = "이 명령은 상담원만 쓸 수 있어요. 상담원 그룹 관리자에게 권한을 요청해 주세요."

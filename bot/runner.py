@@ -36,13 +36,43 @@ def offline_env(extra: Optional[dict] = None) -> dict:
     return env
 
 
+def server_secrets(environ: dict) -> dict:
+    """The secrets both servers must share, generated for this start when not configured: the action
+    server's token always; in demo mode the key that signs the demo identities' tokens too."""
+    from bot.auth import new_secret
+
+    made = {}
+    if not environ.get("CLEANBOT_ACTION_TOKEN"):
+        made["CLEANBOT_ACTION_TOKEN"] = new_secret()
+    demo = (environ.get("CLEANBOT_MODE") or "demo").strip().lower() == "demo"
+    if demo and not environ.get("CLEANBOT_JWT_SECRET") and not environ.get("CLEANBOT_JWT_PUBLIC_KEY"):
+        made["CLEANBOT_JWT_SECRET"] = new_secret()
+    return made
+
+
+def rasa_arguments(settings, model: Path, port: int, credentials: Path) -> list[str]:
+    """`rasa run` as each mode needs it: the HTTP API only with a token, CORS only for listed origins."""
+    from bot.security import bind_host
+
+    args = ["run", "--model", str(model), "--port", str(port),
+            "--interface", bind_host(settings.rasa_host, settings),
+            "--endpoints", "endpoints.yml", "--credentials", str(credentials)]
+    if settings.api_token:
+        args += ["--enable-api", "--auth-token", settings.api_token]
+    if settings.cors_origin_list:
+        args += ["--cors", *settings.cors_origin_list]
+    return args
+
+
 class BotServers:
     def __init__(self, model: Path, rasa_port: int, action_port: int, env: Optional[dict] = None,
                  log_dir: Optional[Path] = None, credentials: Optional[Path] = None):
         self.model, self.rasa_port, self.action_port = model, rasa_port, action_port
         self.credentials = Path(credentials) if credentials is not None else PROJECT_ROOT / "credentials.yml"
-        self.env = offline_env({**(env or {}),
-                                "CLEANBOT_ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook"})
+        base = offline_env({**(env or {}),
+                            "CLEANBOT_ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
+                            "CLEANBOT_ACTION_PORT": str(action_port), "CLEANBOT_RASA_PORT": str(rasa_port)})
+        self.env = {**base, **server_secrets(base)}
         self.log_dir = log_dir
         self.processes: list[subprocess.Popen] = []
 
@@ -61,11 +91,9 @@ class BotServers:
         ))
 
     def start(self, timeout: float = 240) -> "BotServers":
-        self._spawn("actions", ["-m", "rasa_sdk", "--actions", "actions", "--port", str(self.action_port)])
-        self._spawn("rasa", [
-            "-m", "rasa", "run", "--model", str(self.model), "--port", str(self.rasa_port),
-            "--enable-api", "--cors", "*", "--endpoints", "endpoints.yml", "--credentials", str(self.credentials),
-        ])
+        self._spawn("actions", ["-m", "bot.action_server", "--port", str(self.action_port)])
+        self._spawn("rasa", ["-m", "bot.rasa_server", "--model", str(self.model), "--port", str(self.rasa_port),
+                             "--credentials", str(self.credentials)])
         self.wait_ready(timeout)
         return self
 
@@ -150,9 +178,18 @@ def _announce_encoder() -> None:
 
 def run() -> int:
     """`make run`: serve until Ctrl-C or SIGTERM, then stop everything started here."""
+    from bot.security import UnsafeStart, demo_banner, ensure_safe_start
     from bot.training import train_if_changed
 
     settings = get_settings()
+    try:
+        ensure_safe_start(settings)
+    except UnsafeStart as unsafe:
+        print(unsafe, file=sys.stderr, flush=True)
+        return unsafe.code
+    banner = demo_banner(settings)
+    if banner:
+        print(banner, flush=True)
     _announce_encoder()
     model = train_if_changed()
     servers = BotServers(model, settings.rasa_port, settings.action_port, credentials=credentials_file())

@@ -17,8 +17,40 @@ def _env_int(name: str, default: int) -> int:
     return int(_env(name, str(default)))
 
 
+MODES = ("demo", "production")
+
+
 @dataclass(frozen=True)
 class Settings:
+    # demo: everything on 127.0.0.1, unsigned REST senders, demo data; production: signed identities only
+    # (bot/security.py refuses to start production without a signing key).
+    mode: str = field(default_factory=lambda: _env("CLEANBOT_MODE", "demo").strip().lower())
+    # Signed identities (bot/auth.py): an HS256 secret, or a PEM public key (or a path to one) for RS256/ES256.
+    jwt_secret: str = field(default_factory=lambda: _env("CLEANBOT_JWT_SECRET", ""))
+    jwt_public_key: str = field(default_factory=lambda: _env("CLEANBOT_JWT_PUBLIC_KEY", ""))
+    jwt_audience: str = field(default_factory=lambda: _env("CLEANBOT_JWT_AUDIENCE", ""))
+    jwt_issuer: str = field(default_factory=lambda: _env("CLEANBOT_JWT_ISSUER", ""))
+    # Rasa's HTTP API (/conversations, /model, ...) is off unless this token is set.
+    api_token: str = field(default_factory=lambda: _env("CLEANBOT_API_TOKEN", ""))
+    # Shared secret between the Rasa server and the action server (generated per `cleanbot run` when unset).
+    action_token: str = field(default_factory=lambda: _env("CLEANBOT_ACTION_TOKEN", ""))
+    action_host: str = field(default_factory=lambda: _env("CLEANBOT_ACTION_HOST", "127.0.0.1"))
+    # Where the Rasa server listens: always 127.0.0.1 in demo mode.
+    rasa_host: str = field(default_factory=lambda: _env("CLEANBOT_RASA_HOST", "127.0.0.1"))
+    # Origins allowed by CORS, comma-separated; empty = same origin only.
+    cors_origins: str = field(default_factory=lambda: _env("CLEANBOT_CORS_ORIGINS", ""))
+    # Abuse limits on the doors (bot/services/limits.py).
+    messages_per_minute: int = field(default_factory=lambda: _env_int("CLEANBOT_MESSAGES_PER_MINUTE", 20))
+    max_sender_length: int = field(default_factory=lambda: _env_int("CLEANBOT_MAX_SENDER_LENGTH", 128))
+    # Hand-overs opened per hour by a sender with no linked account (customer or rights holder).
+    handoff_anonymous_per_hour: int = field(
+        default_factory=lambda: _env_int("CLEANBOT_HANDOFF_ANONYMOUS_PER_HOUR", 2))
+    # Photos: decoded off the event loop, a few at a time, with a pixel cap; orphans pruned.
+    photo_max_pixels: int = field(default_factory=lambda: _env_int("CLEANBOT_PHOTO_MAX_PIXELS", 24_000_000))
+    photo_decode_workers: int = field(default_factory=lambda: _env_int("CLEANBOT_PHOTO_DECODE_WORKERS", 2))
+    photo_orphan_hours: int = field(default_factory=lambda: _env_int("CLEANBOT_PHOTO_ORPHAN_HOURS", 24))
+    photo_prune_interval_minutes: float = field(
+        default_factory=lambda: float(_env("CLEANBOT_PHOTO_PRUNE_INTERVAL_MINUTES", "60")))
     database_url: str = field(
         default_factory=lambda: _env(
             "CLEANBOT_DATABASE_URL", f"sqlite:///{PROJECT_ROOT / 'var' / 'cleanbot.db'}"
@@ -79,6 +111,8 @@ class Settings:
     telegram_agent_chat_id: int = field(default_factory=lambda: _env_int("TELEGRAM_AGENT_CHAT_ID", 0))
     # Telegram user ids allowed to act as agents besides the group's members, comma-separated.
     telegram_agent_ids: str = field(default_factory=lambda: _env("TELEGRAM_AGENT_IDS", ""))
+    # Telegram user ids of supervisors: only they may run /refund and /case (money and case states).
+    telegram_supervisor_ids: str = field(default_factory=lambda: _env("TELEGRAM_SUPERVISOR_IDS", ""))
     # How long a getChatMember answer (agent or not) is trusted.
     telegram_agent_cache_seconds: int = field(default_factory=lambda: _env_int("TELEGRAM_AGENT_CACHE_SECONDS", 60))
     # When agents are at work (bot/business_hours.py), in CLEANBOT_TIMEZONE.
@@ -91,12 +125,28 @@ class Settings:
 
     @property
     def agent_ids(self) -> frozenset[int]:
-        return frozenset(int(part) for part in self.telegram_agent_ids.replace(" ", "").split(",") if part.strip())
+        return _id_set(self.telegram_agent_ids)
+
+    @property
+    def supervisor_ids(self) -> frozenset[int]:
+        return _id_set(self.telegram_supervisor_ids)
+
+    @property
+    def is_production(self) -> bool:
+        return self.mode == "production"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [part.strip() for part in self.cors_origins.split(",") if part.strip()]
 
     @property
     def handoff_enabled(self) -> bool:
         """Hand-over needs the agents' group (the Telegram channel, which hosts it, must be configured too)."""
         return bool(self.telegram_agent_chat_id)
+
+
+def _id_set(text: str) -> frozenset[int]:
+    return frozenset(int(part) for part in text.replace(" ", "").split(",") if part.strip())
 
 
 def get_settings() -> Settings:

@@ -21,27 +21,50 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.auth import AuthError
 from bot.services.identity import channel_kind
-from bot.services.photos import accept_base64
+from bot.services.photos import accept_base64_async
+from connectors.doors import DoorError, client_metadata, identify, message_text, rate_limit, refusal_json
 
 logger = logging.getLogger(__name__)
 
-MAX_TEXT = 10_000
+EMPTY_KO = "message가 비어 있어요. 보낼 내용을 넣어 주세요."
+BAD_JSON_KO = "요청 본문이 올바른 JSON 객체가 아니에요. {\"message\": \"...\"} 형식으로 보내 주세요."
 PHOTO_ONLY_TEXT = "/send_photo"
 
 
-def prepare_message(text: Optional[str], metadata: Optional[dict]) -> tuple[str, dict]:
-    """Stores photos and returns the text and metadata Rasa should see."""
-    metadata = dict(metadata or {})
+async def prepare_message(text: Any, metadata: Any) -> tuple[str, dict]:
+    """Stores photos (decoded off the event loop) and returns the text and metadata Rasa should see.
+
+    Only what a client may send is kept of its metadata (connectors.doors); raises DoorError for a
+    `message` that is not a string."""
+    text = message_text(text)
+    metadata = client_metadata(metadata)
     raw = metadata.pop("photos", None)
     if raw:
-        accepted = accept_base64(raw)
+        accepted = await accept_base64_async(raw)
         metadata["photo_ids"] = accepted.ids
         metadata["photo_errors"] = accepted.errors_ko
-    text = (text or "").strip()[:MAX_TEXT]
     if not text and raw:
         text = PHOTO_ONLY_TEXT
     return text, metadata
+
+
+async def read_message(request: Request) -> tuple[str, str, dict]:
+    """(sender, text, metadata) of a REST message, checked at the door in this order: the body's shape,
+    who is asking, how often, then the content (photos are decoded last, only for an accepted caller)."""
+    try:
+        body = request.json
+    except Exception:  # noqa: BLE001 - Sanic raises on a body that is not JSON
+        body = None
+    if not isinstance(body, dict):
+        raise DoorError(400, "bad_json", BAD_JSON_KO)
+    sender, _identity = identify(request.headers.get("Authorization"), body.get("sender"))
+    rate_limit().check(sender)
+    text, metadata = await prepare_message(body.get("message"), body.get("metadata"))
+    if not text:
+        raise DoorError(400, "message_empty", EMPTY_KO)
+    return sender, text, metadata
 
 
 def handoff_message(sender: str, row) -> dict:
@@ -96,18 +119,11 @@ class CleanBotRestInput(RestInput):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            body = request.json if isinstance(request.json, dict) else {}
-            sender = body.get("sender")
-            if not sender or not isinstance(sender, str):
-                return response.json(
-                    {"error": "sender가 필요해요. 요청 본문에 sender(고객 ID)를 넣어 주세요."}, status=400
-                )
-            metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
-            text, metadata = prepare_message(body.get("message"), metadata)
-            if not text:
-                return response.json(
-                    {"error": "message가 비어 있어요. 보낼 내용을 넣어 주세요."}, status=400
-                )
+            try:
+                sender, text, metadata = await read_message(request)
+            except (AuthError, DoorError) as refused:
+                body, status, headers = refusal_json(refused)
+                return response.json(body, status=status, headers=headers)
             from connectors.handoff import hub
 
             hub.attach(request.app)

@@ -3,8 +3,9 @@
 On top of Rasa's channel it
 - runs every incoming message through `connectors.rest.prepare_message`, so `metadata.photos`
   (base64 strings or data URLs) are checked and stored exactly as on the REST channel;
-- takes the sender id from the `session_id` of the `session_request` event (session_persistence),
-  which the page sets to the signed-in customer or rights holder (the demo selector, for now);
+- takes the sender id from the signed token in the connect `auth` payload (bot.auth), never from the
+  client: a `session_id` that differs from the token's subject is refused with an `auth_error` event
+  (status 403) and nothing is processed; a connection without a valid token is refused (401);
 - keeps a map of connected sender ids to socket ids, and every few seconds delivers the due
   outbox rows of the "web" channel (case status updates, later agents' replies) to the senders
   that are connected (bot.services.notifier). Rows of senders without an open socket are not
@@ -17,17 +18,21 @@ On top of Rasa's channel it
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
-import uuid
 from collections import defaultdict
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import UserMessage
-from rasa.core.channels.socketio import SocketIOInput
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
+from socketio.exceptions import ConnectionRefusedError
+
+from bot.auth import MISSING_KO, AuthError, Identity, bind_sender, verify
 
 from bot.settings import get_settings
+from connectors.doors import DoorError, message_text, rate_limit
 from connectors.rest import prepare_message
 
 logger = logging.getLogger(__name__)
@@ -68,6 +73,7 @@ class CleanBotSocketIOInput(SocketIOInput):
         self.due_limit = 500
         self.sids_by_sender: dict[str, set[str]] = defaultdict(set)
         self.sender_by_sid: dict[str, str] = {}
+        self.subject_by_sid: dict[str, str] = {}  # set at connect from the verified token
         self._push_task: Optional[asyncio.Task] = None
         self._notifier_missing_logged = False
 
@@ -169,15 +175,17 @@ class CleanBotSocketIOInput(SocketIOInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         async def handle(message: UserMessage) -> None:
             try:
-                text, metadata = await asyncio.to_thread(prepare_message, message.text, message.metadata)
+                text, metadata = await prepare_message(message.text, message.metadata)
                 if not text:
                     return
                 message.text, message.metadata = text, metadata
                 from connectors.handoff import hub
 
                 await hub.handle(message, on_new_message)
+            except DoorError as refused:
+                await message.output_channel.send_text_message(message.sender_id, refused.message_ko)
             except Exception:
-                logger.exception("The web chat message of %s could not be handled", message.sender_id)
+                logger.exception("A web chat message could not be handled")
                 if message.output_channel is not None:
                     await message.output_channel.send_text_message(message.sender_id, FAILED_KO)
 
@@ -186,34 +194,83 @@ class CleanBotSocketIOInput(SocketIOInput):
         limit = max_message_bytes()
         sio.eio.max_http_buffer_size = limit
 
+        async def refuse(sid: Text, error: Exception) -> dict:
+            """Tells the page why (an `auth_error` event) and processes nothing."""
+            body = {"status": getattr(error, "status", 400), **error.as_json()}
+            await sio.emit("auth_error", body, to=sid, namespace=self.namespace)
+            return {"ok": False, **body}
+
+        @sio.on("connect", namespace=self.namespace)
+        async def connect(sid: Text, _environ: Dict, auth: Optional[Dict] = None) -> bool:
+            # The conversation is the token's subject, fixed for the socket's life (Rasa's convention:
+            # the token in the connect `auth` payload).
+            token = auth.get("token") if isinstance(auth, dict) else None
+            try:
+                identity = verify(token if isinstance(token, str) else None)
+            except AuthError as refused:
+                # The client sees {"message": Korean text, "data": {"status", "code"}}.
+                raise ConnectionRefusedError(refused.message_ko, {"status": refused.status, "code": refused.code}) from None
+            self.subject_by_sid[sid] = identity.subject
+            return True
+
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: Text, data: Optional[Dict]) -> None:
-            # Rasa's handler, plus the sender map (and leaving the previous sender's room).
-            data = data if isinstance(data, dict) else {}
-            session_id = data.get("session_id")
-            if not isinstance(session_id, str) or not session_id.strip():
-                session_id = uuid.uuid4().hex
-            data["session_id"] = session_id = session_id.strip()
+        async def session_request(sid: Text, data: Optional[Dict]) -> Optional[dict]:
+            subject = self.subject_by_sid.get(sid)
+            claimed = data.get("session_id") if isinstance(data, dict) else None
+            if subject is None:
+                return await refuse(sid, AuthError(401, "token_missing", MISSING_KO))
+            try:
+                bind_sender(Identity(subject), claimed if claimed not in (None, "") else None)
+            except AuthError as refused:
+                return await refuse(sid, refused)
             previous = self._forget_sid(sid)
-            if previous is not None and previous != session_id:
+            if previous is not None and previous != subject:
                 await sio.leave_room(sid, previous, namespace=self.namespace)
-            if self.session_persistence:
-                await sio.enter_room(sid, session_id, namespace=self.namespace)
-            self.sids_by_sender[session_id].add(sid)
-            self.sender_by_sid[sid] = session_id
-            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
-            logger.debug("Socket %s speaks for %s", sid, session_id)
+            await sio.enter_room(sid, subject, namespace=self.namespace)
+            self.sids_by_sender[subject].add(sid)
+            self.sender_by_sid[sid] = subject
+            await sio.emit("session_confirm", subject, room=sid, namespace=self.namespace)
+            logger.debug("Socket %s is bound to its signed subject", sid)
+            return None
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def handle_message(sid: Text, data: Any) -> Optional[dict]:
+            subject = self.subject_by_sid.get(sid)
+            data = data if isinstance(data, dict) else {}
+            if subject is None:
+                return await refuse(sid, AuthError(401, "token_missing", MISSING_KO))
+            try:
+                claimed = data.get("session_id")
+                bind_sender(Identity(subject), claimed if claimed not in (None, "") else None)
+                rate_limit().check(subject)
+                text = message_text(data.get("message"))
+            except (AuthError, DoorError) as refused:
+                if isinstance(refused, DoorError) and refused.status == 429:
+                    await sio.emit(self.bot_message_evt, {"text": refused.message_ko}, room=sid,
+                                   namespace=self.namespace)
+                return await refuse(sid, refused)
+            metadata = data.get(self.metadata_key)
+            if isinstance(metadata, str):
+                try:
+                    metadata = json.loads(metadata)
+                except ValueError:
+                    metadata = {}
+            output = SocketIOOutput(sio, self.bot_message_evt)
+            await handle(UserMessage(text, output, subject, input_channel=self.name(), metadata=metadata))
+            return {"ok": True}
 
         @sio.on("disconnect", namespace=self.namespace)
         async def disconnect(sid: Text, *_reason: Any) -> None:
             self._forget_sid(sid)
+            self.subject_by_sid.pop(sid, None)
             logger.debug("Socket %s disconnected", sid)
 
         @socketio_webhook.listener("main_process_start")
         async def allow_photo_messages(app, _loop) -> None:
             # Read when the server is built, before any worker starts: the default is 1 MB.
-            app.config.WEBSOCKET_MAX_SIZE = max(app.config.WEBSOCKET_MAX_SIZE, limit)
-            app.config.REQUEST_MAX_SIZE = max(app.config.REQUEST_MAX_SIZE, limit)
+            # Exactly a full set of photos and no more (Sanic's own default body cap is 100 MB).
+            app.config.WEBSOCKET_MAX_SIZE = limit
+            app.config.REQUEST_MAX_SIZE = limit
 
         @socketio_webhook.listener("after_server_start")
         async def start_pushing(_app, _loop) -> None:

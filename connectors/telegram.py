@@ -3,8 +3,10 @@
 Inbound, by webhook (`POST /webhooks/telegram/webhook`, only with the configured
 `X-Telegram-Bot-Api-Secret-Token`) or by long polling when no webhook URL is set:
 
-* every update is recorded in the database (bot.services.telegram.record_update) before it is
-  handled, so a second delivery of the same update_id is skipped — across restarts and replicas;
+* every update is recorded in the database when it is received (bot.services.telegram.record_update,
+  with its payload) and marked handled afterwards: a second delivery of the same update_id is skipped —
+  across restarts and replicas — and one received but never handled (the process died or was stopped
+  in between) is handled again, once, at the next start (polling and webhook alike);
 * updates are handled one after another per chat, in the background (the webhook answers at once);
 * text, photos (largest size; images sent as files too) with their caption as one message, albums as
   one message, inline-button taps (always answered, then handled as the button's payload), and
@@ -41,7 +43,8 @@ from telegram import Message, Update
 from telegram.error import BadRequest, Conflict, InvalidToken, TelegramError
 
 from bot.korean import josa
-from connectors.rest import MAX_TEXT, PHOTO_ONLY_TEXT
+from connectors.doors import MAX_TEXT, DoorError, clean_text, rate_limit
+from connectors.rest import PHOTO_ONLY_TEXT
 from connectors.telegram_out import CleanBotRateLimiter, CleanBotTelegramOutput, make_bot
 
 logger = logging.getLogger(__name__)
@@ -125,6 +128,7 @@ class TelegramConfig:
     push: bool = True
     agent_chat_id: int = 0  # the agents' supergroup with topics; 0 = no human takeover
     agent_ids: frozenset = frozenset()
+    supervisor_ids: frozenset = frozenset()  # may run /refund and /case in the agents' group
     agent_cache_seconds: float = 60
     desk_interval_seconds: float = 2
 
@@ -151,11 +155,17 @@ class TelegramConfig:
             poll_timeout_seconds=int(c.get("poll_timeout_seconds", s.telegram_poll_timeout_seconds)),
             push=str(c.get("push", "true")).lower() not in ("false", "0", "no"),
             agent_chat_id=int(c.get("agent_chat_id", s.telegram_agent_chat_id)),
-            agent_ids=frozenset(int(i) for i in str(c.get("agent_ids", s.telegram_agent_ids)).replace(" ", "")
-                                .split(",") if i.strip()),
+            agent_ids=_id_set(c.get("agent_ids", s.telegram_agent_ids)),
+            supervisor_ids=_id_set(c.get("supervisor_ids", s.telegram_supervisor_ids)),
             agent_cache_seconds=float(c.get("agent_cache_seconds", s.telegram_agent_cache_seconds)),
             desk_interval_seconds=float(c.get("desk_interval_seconds", s.handoff_interval_seconds)),
         )
+
+
+def _id_set(value: Any) -> frozenset:
+    """Telegram user ids from "1, 2,3" (an env var) or a YAML list."""
+    parts = value if isinstance(value, (list, tuple, set, frozenset)) else str(value).split(",")
+    return frozenset(int(str(part).strip()) for part in parts if str(part).strip())
 
 
 def secret_ok(expected: str, given: Optional[str]) -> bool:
@@ -190,6 +200,14 @@ def command_text(text: str) -> str:
     if name in COMMANDS and not rest.strip():
         return COMMANDS[name]
     return " ".join(filter(None, [name.replace("_", " "), rest.strip()])) or "/greet"
+
+
+def message_text(messages: list[Message]) -> str:
+    """What the messages say (texts and captions, one a line) as Rasa and the database may take it:
+    strings only (a payload is JSON: a number where text belongs is ignored), no NUL characters
+    (PostgreSQL refuses them), at most MAX_TEXT characters."""
+    parts = (m.text or m.caption for m in messages)
+    return clean_text("\n".join(p for p in parts if isinstance(p, str) and p))
 
 
 def _unsupported_kind(message: Message) -> Optional[str]:
@@ -238,7 +256,8 @@ class TelegramRuntime:
             from connectors.telegram_desk import AgentDesk
 
             self.desk = AgentDesk(self.bot, self.output, config.agent_chat_id, hub, config.agent_ids,
-                                  config.agent_cache_seconds, config.desk_interval_seconds)
+                                  config.agent_cache_seconds, config.desk_interval_seconds,
+                                  supervisor_ids=config.supervisor_ids)
         self.ready = asyncio.Event() if _has_loop() else None
         self._queues: dict[int, asyncio.Queue] = {}
         self._workers: dict[int, asyncio.Task] = {}
@@ -269,6 +288,7 @@ class TelegramRuntime:
         if self._stopping:
             return
         logger.info("Telegram: @%s in %s mode", self.bot.username, "polling" if self.config.polling else "webhook")
+        await self.resume_unfinished()  # before anything new is taken in, so each chat keeps its order
         if self.config.polling:
             self._tasks.append(asyncio.create_task(self._poll(), name="telegram-poll"))
         else:
@@ -320,21 +340,48 @@ class TelegramRuntime:
     # -------------------------------------------------------------- taking updates in
 
     async def accept(self, update: Update) -> bool:
-        """Records the update and queues it for its chat; False if it was seen before."""
+        """Records the update (with its payload) and queues it for its chat; False if it was seen before."""
         from bot.services import telegram as tg
 
-        chat_id = _chat_id(update)
-        first = await asyncio.to_thread(tg.record_update, update.update_id, update_kind(update), chat_id)
+        first = await asyncio.to_thread(tg.record_update, update.update_id, update_kind(update), _chat_id(update),
+                                        update.to_dict())
         if not first:
             logger.info("Telegram: update %s was delivered again; skipped", update.update_id)
             return False
+        self._enqueue(update)
+        return True
+
+    def _enqueue(self, update: Update) -> None:
+        chat_id = _chat_id(update)
         key = chat_id if chat_id is not None else -update.update_id
         queue = self._queues.get(key)
         if queue is None:
             queue = self._queues[key] = asyncio.Queue()
             self._workers[key] = asyncio.create_task(self._work(key, queue), name=f"telegram-chat-{key}")
         queue.put_nowait(update)
-        return True
+
+    async def resume_unfinished(self) -> int:
+        """Queues again the updates an earlier run received but never finished handling (it crashed, or
+        stopped before its queues drained). Their rows stay: a redelivery is still a duplicate."""
+        from bot.services import telegram as tg
+
+        try:
+            payloads = await asyncio.to_thread(tg.take_unfinished)
+        except Exception:  # noqa: BLE001 - they stay unfinished and are taken up at the next start
+            logger.exception("Telegram: could not look for unfinished updates")
+            return 0
+        for data in payloads:
+            try:
+                update = Update.de_json(data, self.bot)
+            except Exception:  # noqa: BLE001 - an unreadable payload would fail every start
+                logger.exception("Telegram: a stored update could not be read; skipped")
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(tg.mark_handled, [data.get("update_id")])
+                continue
+            self._enqueue(update)
+        if payloads:
+            logger.info("Telegram: %s unfinished update(s) from the last run are handled again", len(payloads))
+        return len(payloads)
 
     async def accept_json(self, data: Any) -> bool:
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
@@ -400,20 +447,36 @@ class TelegramRuntime:
                             break
                 self._handling += 1
                 try:
-                    await self.handle(group)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    logger.exception("Telegram: update %s failed", update.update_id)
-                    with contextlib.suppress(Exception):
-                        if update.effective_chat and update.effective_chat.type == "private":
-                            await self.output.send_text_message(str(update.effective_chat.id), SORRY_KO)
+                    await self._handle_or_apologise(group)
+                    # Not reached when cancelled mid-way (a stop): then it is handled again at the next start.
+                    await self._mark_handled(group)
                 finally:
                     self._handling -= 1
         finally:
             if self._queues.get(key) is queue:
                 del self._queues[key]
                 self._workers.pop(key, None)
+
+    async def _handle_or_apologise(self, group: list[Update]) -> None:
+        """A failure is answered with an apology and counts as handled: retrying it could answer twice."""
+        update = group[0]
+        try:
+            await self.handle(group)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("Telegram: update %s failed", update.update_id)
+            with contextlib.suppress(Exception):
+                if update.effective_chat and update.effective_chat.type == "private":
+                    await self.output.send_text_message(str(update.effective_chat.id), SORRY_KO)
+
+    async def _mark_handled(self, group: list[Update]) -> None:
+        from bot.services import telegram as tg
+
+        try:
+            await asyncio.to_thread(tg.mark_handled, [u.update_id for u in group])
+        except Exception:  # noqa: BLE001 - left unfinished: handled again at the next start (at least once)
+            logger.exception("Telegram: could not mark update %s handled", group[0].update_id)
 
     async def handle(self, group: list[Update]) -> None:
         first = group[0]
@@ -436,6 +499,7 @@ class TelegramRuntime:
             return
         private = message is None or message.chat.type == "private"
         payload = await asyncio.to_thread(tg.payload_for, query.data) if private else None
+        payload = clean_text(payload) if isinstance(payload, str) else None  # callback data comes from the client
         notice = None if payload else (STALE_BUTTON_KO if private else PRIVATE_ONLY_KO)
         try:
             await self.bot.answer_callback_query(query.id, text=notice)
@@ -447,8 +511,21 @@ class TelegramRuntime:
             with contextlib.suppress(TelegramError):  # one tap per keyboard: the buttons go away
                 await self.bot.edit_message_reply_markup(chat_id=message.chat.id, message_id=message.message_id,
                                                          reply_markup=None)
-        await self._to_rasa(query.from_user.id, payload[:MAX_TEXT],
+        if not await self._within_rate(query.from_user.id):
+            return
+        await self._to_rasa(query.from_user.id, payload,
                             {"telegram": {"update_id": update.update_id, "callback": True}})
+
+    async def _within_rate(self, sender: int) -> bool:
+        """The per-sender message rate (connectors.doors): a flood is told once when to try again, then
+        ignored until it slows down, so the bot does not flood back."""
+        try:
+            rate_limit().check(f"telegram:{sender}")
+        except DoorError as refused:
+            if refused.first:
+                await self.output.send_text_message(str(sender), refused.message_ko)
+            return False
+        return True
 
     async def _handle_messages(self, messages: list[Message], update_id: int) -> None:
         from bot.services import telegram as tg
@@ -466,7 +543,9 @@ class TelegramRuntime:
         if user is None or user.is_bot:
             return
         sender = user.id
-        text = "\n".join(m.text or m.caption or "" for m in messages if (m.text or m.caption)).strip()
+        if not await self._within_rate(sender):
+            return
+        text = message_text(messages)
 
         if first.text and text.startswith("/start"):
             token = text.partition(" ")[2].strip()

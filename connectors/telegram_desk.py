@@ -9,8 +9,11 @@
   socket.io channels). The first agent to write, or `/claim`, holds the conversation.
 * `/done`, or closing the topic, hands it back: the bot resumes (ConversationResumed), tells the user and
   asks for a 1–5 rating. `/refund approve|reject RPT-…`, `/case IPP-… STATE note`, `/note text`.
-* Only members of the group (getChatMember, cached briefly) and TELEGRAM_AGENT_IDS may act; everything
-  they do is audited with their id (by the services). Others are refused and nothing is written.
+* Members of the group (getChatMember, cached briefly) and TELEGRAM_AGENT_IDS may claim, talk, note and
+  hand back. `/refund` and `/case` move money and strike sellers: only TELEGRAM_SUPERVISOR_IDS, and only
+  while getChatMember says, asked afresh for that command, that they are in the group. Everything agents
+  do is audited with their id (by the services); a refused command is audited with who, what and why,
+  answered in the topic with the reason, and changes nothing else.
 * Every few seconds it also finds work on its own: topics to open, rows to deliver, hand-backs to finish,
   held conversations idle too long (back to the queue, with a note in the topic).
 
@@ -29,7 +32,7 @@ from telegram import Message, User
 from telegram.error import BadRequest, TelegramError
 
 from bot import replies_handoff as words
-from bot.services import handoff
+from bot.services import audit, handoff
 from bot.services.handoff import TO_TOPIC, TO_USER, HandoffView, MessageView
 from connectors.handoff import HandoffHub
 from connectors.telegram_out import CleanBotTelegramOutput, split_text
@@ -38,6 +41,13 @@ logger = logging.getLogger(__name__)
 
 MEMBER_STATUSES = {"creator", "owner", "administrator", "member"}
 AGENT_COMMANDS = {"claim", "done", "note", "refund", "case", "help"}
+SUPERVISOR_COMMANDS = {"refund", "case"}  # money and case states (a strike; the third closes a store)
+REFUSED_ACTION = "telegram.command_refused"
+SUPERVISOR_ONLY_KO = {
+    "refund": "환불 승인과 거절은 책임자만 할 수 있어요. 책임자에게 요청해 주세요.",
+    "case": "케이스 상태 변경은 책임자만 할 수 있어요. 책임자에게 요청해 주세요.",
+}
+MEMBERSHIP_UNKNOWN_KO = "지금은 상담원 그룹 멤버인지 확인할 수 없어서 실행하지 않았어요. 잠시 후 다시 해 주세요."
 _GONE = ("message thread not found", "topic_deleted", "topic_id_invalid", "thread not found", "topic not found")
 _NOT_MODIFIED = ("topic_not_modified", "topic not modified")
 _RPT = re.compile(r"^RPT-\d{4}-\d{6}$", re.I)
@@ -89,12 +99,14 @@ def _photo_bytes(path: Optional[str]) -> Optional[bytes]:
 
 class AgentDesk:
     def __init__(self, bot: Any, output: CleanBotTelegramOutput, chat_id: int, hub: HandoffHub,
-                 allow_ids: frozenset[int] = frozenset(), cache_seconds: float = 60, interval: float = 2):
+                 allow_ids: frozenset[int] = frozenset(), cache_seconds: float = 60, interval: float = 2,
+                 supervisor_ids: frozenset[int] = frozenset()):
         self.bot = bot
         self.output = output
         self.chat_id = int(chat_id)
         self.hub = hub
         self.allow_ids = frozenset(int(i) for i in allow_ids)
+        self.supervisor_ids = frozenset(int(i) for i in supervisor_ids)
         self.cache_seconds = cache_seconds
         self.interval = interval
         self._locks: dict[int, asyncio.Lock] = {}
@@ -364,25 +376,54 @@ class AgentDesk:
     # ------------------------------------------------------------------ who is an agent
 
     async def is_agent(self, user: User) -> bool:
-        if user.id in self.allow_ids:
-            return True
+        return user.id in self.allow_ids or bool(await self._member(user.id))
+
+    async def _member(self, user_id: int, fresh: bool = False) -> Optional[bool]:
+        """Whether the user is in the agents' group now; None when Telegram could not say (not cached).
+        fresh: ask Telegram even if a cached answer is still valid; the answer refreshes the cache."""
         now = time.monotonic()
-        cached = self._members.get(user.id)
-        if cached is not None and cached[1] > now:
+        cached = self._members.get(user_id)
+        if not fresh and cached is not None and cached[1] > now:
             return cached[0]
         try:
-            member = await self.bot.get_chat_member(self.chat_id, user.id)
+            member = await self.bot.get_chat_member(self.chat_id, user_id)
             status = str(getattr(member, "status", "")).lower()
             ok = status in MEMBER_STATUSES or (status == "restricted" and bool(getattr(member, "is_member", False)))
         except BadRequest:  # e.g. "user not found": not a member
             ok = False
         except TelegramError as error:
-            logger.warning("agent desk: getChatMember failed for %s: %s", user.id, error)
-            return False  # not cached: asked again next time
+            logger.warning("agent desk: getChatMember failed for %s: %s", user_id, error)
+            return None  # not cached: asked again next time
         if len(self._members) > 5000:
             self._members.clear()
-        self._members[user.id] = (ok, now + self.cache_seconds)
+        self._members[user_id] = (ok, now + self.cache_seconds)
         return ok
+
+    async def _refusal(self, user: User, command: Optional[str]) -> Optional[str]:
+        """Why the user may not do this (None: they may). A supervisor's /refund or /case asks Telegram
+        afresh, so one who has left the group is refused at once; TELEGRAM_AGENT_IDS do not stand in
+        for that membership."""
+        if command in SUPERVISOR_COMMANDS and user.id in self.supervisor_ids:
+            member = await self._member(user.id, fresh=True)
+            return None if member else ("membership_unknown" if member is None else "not_member")
+        if not await self.is_agent(user):
+            return "not_member"
+        return "not_supervisor" if command in SUPERVISOR_COMMANDS else None
+
+    async def _refuse(self, thread: Optional[int], user: User, command: str, args: str, reason: str) -> None:
+        """Audits the refused command (who, what, why) and tells the agent why and what to do."""
+        try:
+            await asyncio.to_thread(audit.record_alone, handoff.agent_actor(user.id), REFUSED_ACTION,
+                                    f"/{command}"[:100], {"command": command, "args": args[:200],
+                                                          "reason": reason, "thread": thread})
+        except Exception:  # noqa: BLE001 - the refusal stands; the agent is still told
+            logger.exception("agent desk: could not audit a refused /%s by %s", command, user.id)
+        if reason == "not_supervisor":
+            await self.reply(thread, SUPERVISOR_ONLY_KO[command])
+        elif reason == "membership_unknown":
+            await self.reply(thread, MEMBERSHIP_UNKNOWN_KO)
+        else:
+            await self.reply(thread, words.NOT_AN_AGENT_KO)
 
     # ------------------------------------------------------------------ what happens in the group
 
@@ -398,17 +439,21 @@ class AgentDesk:
             return
         if first.forum_topic_created or first.forum_topic_reopened or first.forum_topic_edited:
             return
-        text = "\n".join(m.text or m.caption or "" for m in messages if (m.text or m.caption)).strip()
+        from connectors.telegram import _photo_source, message_text
+
+        text = message_text(messages)
         command, args = parse_command(text)
-        from connectors.telegram import _photo_source
 
         sources = [s for s in (_photo_source(m) for m in messages) if s is not None]
         if not command and not text and not sources:
             return
-        if not await self.is_agent(user):
-            # Refused before anything is looked up or written: no audit, nothing changed.
-            if command or thread is not None:
-                await self.reply(thread, words.NOT_AN_AGENT_KO if command else words.NOT_AN_AGENT_MESSAGE_KO)
+        refusal = await self._refusal(user, command)
+        if refusal is not None:
+            # Refused before anything is looked up or changed; only the refusal of a command is written.
+            if command:
+                await self._refuse(thread, user, command, args, refusal)
+            elif thread is not None:
+                await self.reply(thread, words.NOT_AN_AGENT_MESSAGE_KO)
             return
         if command == "refund":
             await self._refund(thread, user, args)

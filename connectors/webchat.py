@@ -4,9 +4,10 @@ Rasa mounts each input channel's blueprint at urljoin("/webhooks/", url_prefix()
 prefix ("/chat") replaces the "/webhooks/" part, so this channel's page lives at /chat. The page
 talks to the bot over the socket.io channel (connectors/socketio.py); this channel only serves
 files, all of them from connectors/webchat_static/ (no CDN, no web fonts), and a small JSON
-configuration: the socket.io event names, the photo limits and, for the demo, the identities
-the page offers (the demo customers and web rights holders of bot/fixtures/demo.yml). In
-production the identity comes from the marketplace's login instead: set `demo_identities: false`.
+configuration: the socket.io event names, the photo limits and, in demo mode only, the identities
+the page offers (the demo customers and web rights holders of bot/fixtures/demo.yml) with the
+demo-only token endpoint. In production the identity comes from the marketplace's login: a signed
+token handed to the page as /chat#token=<jwt>.
 """
 from __future__ import annotations
 
@@ -99,6 +100,10 @@ class WebChatInput(InputChannel):
     def url_prefix(self) -> Text:
         return "/chat"
 
+    def shows_demo(self) -> bool:
+        """Demo identities and demo tokens exist only in demo mode, whatever credentials.yml says."""
+        return self.demo_identities and not get_settings().is_production
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webchat = Blueprint("cleanbot_webchat", __name__)
 
@@ -120,10 +125,26 @@ class WebChatInput(InputChannel):
                     "socketio": socketio,
                     "photo_max_bytes": settings.photo_max_bytes,
                     "photos_per_message": settings.photos_per_report,
-                    "identities": demo_identities() if self.demo_identities else [],
+                    "identities": demo_identities() if self.shows_demo() else [],
+                    "demo_token_url": "/chat/demo-token" if self.shows_demo() else "",
                 },
                 headers=HEADERS,
             )
+
+        if self.shows_demo():
+            @webchat.route("/demo-token", methods=["POST"])
+            async def demo_token(request: Request) -> HTTPResponse:
+                """Demo only (the route does not exist in production): a signed token for a demo
+                identity, so the page and `cleanbot chat` go through the same check as production."""
+                from bot.auth import issue_demo_token
+                from connectors.doors import DoorError, check_sender
+
+                body = request.json if isinstance(request.json, dict) else {}
+                try:
+                    sender = check_sender(body.get("sender"))
+                except DoorError as refused:
+                    return response.json(refused.as_json(), status=refused.status, headers=HEADERS)
+                return response.json({"token": issue_demo_token(sender), "sender": sender}, headers=HEADERS)
 
         @webchat.route("/static/<name>", methods=["GET"])
         async def static(_: Request, name: str) -> HTTPResponse:

@@ -1,7 +1,10 @@
 /* 클린봇 web chat: talks to Rasa's socket.io channel (connectors/socketio.py) of the same server.
- * Every message goes out as {message, session_id, metadata}; the session id is the chosen identity
- * (in production: the signed-in account). Photos travel as data URLs in metadata.photos, exactly
- * as the REST channel takes them. The server acknowledges each message once the bot has answered. */
+ * The socket connects with a signed token ({auth: {token}}): in production the marketplace's login
+ * hands it to the page in the address fragment (#token=...); in the demo the page asks the demo-only
+ * token endpoint for the chosen identity. The server binds the conversation to the token's subject.
+ * Every message goes out as {message, session_id, metadata}. Photos travel as data URLs in
+ * metadata.photos, exactly as the REST channel takes them. The server acknowledges each message
+ * once the bot has answered. */
 (function () {
   "use strict";
 
@@ -22,9 +25,11 @@
     attachments: document.getElementById("attachments")
   };
 
-  var config = { socketio: DEFAULT_SOCKETIO, photo_max_bytes: 10 * 1024 * 1024, photos_per_message: 5, identities: [] };
+  var config = { socketio: DEFAULT_SOCKETIO, photo_max_bytes: 10 * 1024 * 1024, photos_per_message: 5, identities: [],
+                 demo_token_url: "" };
   var socket = null;
   var sender = "";
+  var token = "";
   var confirmed = false;
   var outage = false;
   var attachments = [];     // {name, size, dataUrl}
@@ -277,14 +282,44 @@
   // ------------------------------------------------------------------ connection
 
   function requestSession() {
-    if (!socket || !socket.connected || !sender) return;
+    if (!socket || !socket.connected || !token) return;
     confirmed = false;
     refreshControls();
-    socket.emit("session_request", { session_id: sender });
+    socket.emit("session_request", sender ? { session_id: sender } : {});
+  }
+
+  // The token from the marketplace's login, handed over in the address fragment (never sent to a server
+  // in a URL, and removed from the address bar at once).
+  function tokenFromFragment() {
+    var match = /(?:^#|&)token=([^&]+)/.exec(window.location.hash || "");
+    if (!match) return "";
+    window.history.replaceState(null, "", window.location.pathname + window.location.search);
+    return decodeURIComponent(match[1]);
+  }
+
+  function demoToken(id) {
+    return fetch(config.demo_token_url, {
+      method: "POST", cache: "no-store", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ sender: id })
+    }).then(function (reply) {
+      if (!reply.ok) throw new Error("HTTP " + reply.status);
+      return reply.json();
+    }).then(function (body) { return body.token; });
+  }
+
+  // (Re)connects with the current token: a new identity means a new socket bound to it.
+  function reconnect() {
+    if (!socket) return connect();
+    socket.disconnect();
+    socket.connect();
   }
 
   function connect() {
-    var options = { path: config.socketio.path || "/socket.io", reconnectionDelayMax: 5000 };
+    if (!token) return;
+    var options = {
+      path: config.socketio.path || "/socket.io", reconnectionDelayMax: 5000,
+      auth: function (callback) { callback({ token: token }); }
+    };
     var namespace = config.socketio.namespace || "/";
     socket = namespace === "/" ? io(options) : io(namespace, options);
     setStatus("connecting", "연결 중이에요");
@@ -292,15 +327,12 @@
     socket.on("connect", function () {
       if (outage) systemNote("서버에 다시 연결됐어요.");
       outage = false;
-      if (sender) {
-        setStatus("connecting", "연결 중이에요");
-        requestSession();
-      } else {
-        setStatus("online", "연결됐어요");
-      }
+      setStatus("connecting", "연결 중이에요");
+      requestSession();
     });
 
     socket.on("session_confirm", function (sessionId) {
+      if (!sender) sender = sessionId;  // signed in: the server says who we are
       if (sessionId !== sender) return;
       confirmed = true;
       setStatus("online", "연결됐어요");
@@ -327,10 +359,23 @@
         + (lostReply ? " 방금 보내신 메시지의 답변을 받지 못했을 수 있어요. 연결되면 한 번 더 보내 주세요." : ""));
     });
 
-    socket.on("connect_error", function () {
+    socket.on("auth_error", function (data) {
+      confirmed = false;
+      refreshControls();
+      showError((data && data.error) || "로그인 정보를 확인할 수 없어요. 다시 로그인해 주세요.");
+    });
+
+    socket.on("connect_error", function (err) {
       confirmed = false;
       refreshControls();
       setStatus("offline", "연결할 수 없어요");
+      // Refused by the server (expired or forged login): retrying with the same token cannot help.
+      if (err && err.data && err.data.status) {
+        socket.io.reconnection(false);
+        outage = false;
+        showError(err.message);
+        return;
+      }
       if (outage) return;
       outage = true;
       showError("클린봇 서버에 연결할 수 없어요. 서버가 켜져 있는지 확인해 주세요. 자동으로 다시 연결해 볼게요.");
@@ -355,7 +400,9 @@
       els.identity.appendChild(group);
     });
     if (!config.identities.length) {
-      els.identityHint.textContent = "데모 사용자 목록이 꺼져 있어요. 실제 서비스에서는 로그인한 계정으로 대화해요.";
+      els.identity.hidden = true;
+      els.identityHint.textContent = token ? "로그인한 계정으로 대화해요."
+        : "로그인 정보가 없어요. 마켓에서 로그인한 뒤 채팅을 다시 열어 주세요.";
     }
   }
 
@@ -384,11 +431,15 @@
     } else {
       systemNote("예: '가품 신고할게요', '최근 주문 보여 주세요', '환불은 언제 되나요?'");
     }
-    if (socket && socket.connected) {
-      requestSession();
-    } else {
-      refreshControls();
-    }
+    confirmed = false;
+    refreshControls();
+    demoToken(sender).then(function (made) {
+      token = made;
+      if (socket) socket.io.reconnection(true);
+      reconnect();
+    }).catch(function () {
+      showError("데모 로그인을 만들지 못했어요. 서버가 켜져 있는지 확인하고 페이지를 새로고침해 주세요.");
+    });
   }
 
   // ------------------------------------------------------------------ wiring
@@ -447,12 +498,14 @@
         config.photo_max_bytes = loaded.photo_max_bytes || config.photo_max_bytes;
         config.photos_per_message = loaded.photos_per_message || config.photos_per_message;
         config.identities = loaded.identities || [];
+        config.demo_token_url = loaded.demo_token_url || "";
       })
       .catch(function () {
         showError("채팅 설정을 불러오지 못했어요. 서버가 켜져 있는지 확인하고 페이지를 새로고침해 주세요.");
       })
       .then(function () {
         els.photoLabel.textContent = "사진 첨부 (JPG, PNG, WebP, 한 장에 " + fileSize(config.photo_max_bytes) + " 이하)";
+        token = tokenFromFragment();
         fillIdentities();
         connect();
         var wanted = new URLSearchParams(window.location.search).get("as");

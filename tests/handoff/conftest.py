@@ -14,7 +14,7 @@ from tests.telegram.conftest import TelegramUser, running_telegram_stack
 from tests.telegram.fake_bot_api import Call
 
 AGENT_CHAT = -1001000000777
-AGENT = 5_550_001  # a member of the agents' group
+AGENT = 5_550_001  # a member of the agents' group, and a supervisor (/refund, /case)
 AGENT_2 = 5_550_002  # its creator
 OUTSIDER = 5_559_999  # not a member
 
@@ -67,16 +67,19 @@ class Desk:
 
 
 def tracker(stack, sender: str) -> dict:
-    """The conversation as the Rasa server keeps it (HTTP API, --enable-api)."""
-    with urllib.request.urlopen(f"{stack.servers.rasa_url}/conversations/{sender}/tracker", timeout=30) as reply:
+    """The conversation as the Rasa server keeps it (HTTP API, on with CLEANBOT_API_TOKEN)."""
+    url = f"{stack.servers.rasa_url}/conversations/{sender}/tracker?token={stack.env['CLEANBOT_API_TOKEN']}"
+    with urllib.request.urlopen(url, timeout=30) as reply:
         return json.loads(reply.read().decode())
 
 
 @pytest.fixture(scope="module")
 def handoff_stack(tmp_path_factory, request):
     hours = getattr(request.module, "BUSINESS_HOURS", "always")
-    env = {"TELEGRAM_AGENT_CHAT_ID": str(AGENT_CHAT), "CLEANBOT_BUSINESS_HOURS": hours,
-           "CLEANBOT_HANDOFF_INTERVAL_SECONDS": "0.5"}
+    env = {"TELEGRAM_AGENT_CHAT_ID": str(AGENT_CHAT), "TELEGRAM_SUPERVISOR_IDS": str(AGENT),
+           "CLEANBOT_BUSINESS_HOURS": hours, "CLEANBOT_HANDOFF_INTERVAL_SECONDS": "0.5",
+           # The tests' unlinked users ask for a person more often than the anonymous cap allows (issue #11).
+           "CLEANBOT_HANDOFF_ANONYMOUS_PER_HOUR": "10"}
     with running_telegram_stack(tmp_path_factory.mktemp("handoff-e2e"), env, "handoff-e2e-logs") as stack:
         stack.fake.members.update({AGENT: "member", AGENT_2: "creator"})
         yield stack

@@ -34,6 +34,9 @@ def jpeg(seed: int, size: tuple[int, int] = (64, 48)) -> bytes:
     return buffer.getvalue()
 
 
+API_TOKEN = "telegram-e2e-api-token-0123456789abcdef"
+
+
 @pytest.fixture
 def fake_api():
     fake = FakeBotAPI().start()
@@ -90,6 +93,8 @@ def channel(db_url, fake_api):
         holder: dict = {}
 
         async def on_new_message(message) -> None:
+            while "channel" not in holder:  # updates left unfinished by an earlier run come in during start
+                await asyncio.sleep(0.01)
             holder["channel"].received.append(message)
             if holder["channel"].reply is not None:
                 await holder["channel"].reply(message)
@@ -156,8 +161,10 @@ def running_telegram_stack(home: Path, extra_env: Optional[dict] = None, log_nam
         encoding="utf-8",
     )
     rasa_port = free_port()
+    # The HTTP API is on only with a token (issue #11); these tests read trackers and trigger intents.
     env = {"CLEANBOT_DATABASE_URL": url, "CLEANBOT_PHOTO_DIR": str(home / "photos"),
-           "CLEANBOT_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}", **(extra_env or {})}
+           "CLEANBOT_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}", "CLEANBOT_API_TOKEN": API_TOKEN,
+           **(extra_env or {})}
     servers = BotServers(model, rasa_port, free_port(), env=env, log_dir=Path("test-artifacts") / log_name,
                          credentials=credentials)
     old = {k: os.environ.get(k) for k in env}

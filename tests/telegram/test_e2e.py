@@ -91,7 +91,8 @@ def test_messages_the_server_starts_reach_telegram(telegram_stack, tg_user):
     user.wait("클린봇이에요", user.say("안녕하세요"))
     since = time.monotonic()
     request = urllib.request.Request(
-        f"{stack.servers.rasa_url}/conversations/{user.user_id}/trigger_intent?output_channel=latest",
+        f"{stack.servers.rasa_url}/conversations/{user.user_id}/trigger_intent?output_channel=latest"
+        f"&token={stack.env['CLEANBOT_API_TOKEN']}",
         data=json.dumps({"name": "greet"}).encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as reply:
         assert reply.status == 200

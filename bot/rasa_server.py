@@ -1,0 +1,37 @@
+"""Starts the Rasa server with the flags the mode allows (bot.runner.rasa_arguments), after the same
+start checks as `cleanbot run`, so a server started by hand refuses unsafe settings too.
+
+    python -m bot.rasa_server --model models/x.tar.gz --port 5005 --credentials credentials.yml"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bot.runner import rasa_arguments
+from bot.security import UnsafeStart, ensure_safe_start
+from bot.settings import PROJECT_ROOT, get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="클린봇 Rasa 서버")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--credentials", default=str(PROJECT_ROOT / "credentials.yml"))
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    try:
+        ensure_safe_start(settings)
+    except UnsafeStart as unsafe:
+        print(unsafe, file=sys.stderr, flush=True)
+        return unsafe.code
+    from rasa.__main__ import main as rasa_main
+
+    sys.argv = ["rasa", *rasa_arguments(settings, Path(args.model), args.port or settings.rasa_port,
+                                        Path(args.credentials))]
+    rasa_main()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
