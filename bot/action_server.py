@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import hmac
+import os
 import logging
 
 from sanic import Sanic, response
@@ -74,10 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     host = bind_host(settings.action_host, settings)
     port = args.port or settings.action_port
-    from rasa_sdk.utils import number_of_sanic_workers
-
-    logger.info("action server on http://%s:%s", host, port)
-    app.run(host, port, workers=number_of_sanic_workers(), access_log=False, motd=False)
+    workers = int(os.environ.get("ACTION_SERVER_SANIC_WORKERS") or settings.worker_count)
+    logger.info("action server on http://%s:%s with %s worker(s)", host, port, workers)
+    app.run(host, port, workers=workers, access_log=False, motd=False)
     return 0
 
 

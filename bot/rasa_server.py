@@ -5,6 +5,7 @@ start checks as `cleanbot run`, so a server started by hand refuses unsafe setti
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -25,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     except UnsafeStart as unsafe:
         print(unsafe, file=sys.stderr, flush=True)
         return unsafe.code
+    # Rasa takes more than one Sanic worker only with a lock store shared between them (Redis).
+    os.environ.setdefault("SANIC_WORKERS", str(settings.worker_count))
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *rasa_arguments(settings, Path(args.model), args.port or settings.rasa_port,

@@ -39,7 +39,13 @@ class Settings:
     rasa_host: str = field(default_factory=lambda: _env("CLEANBOT_RASA_HOST", "127.0.0.1"))
     # Origins allowed by CORS, comma-separated; empty = same origin only.
     cors_origins: str = field(default_factory=lambda: _env("CLEANBOT_CORS_ORIGINS", ""))
-    # Abuse limits on the doors (bot/services/limits.py).
+    # Conversations (Rasa trackers) live in this database; empty = CLEANBOT_DATABASE_URL.
+    tracker_database_url: str = field(default_factory=lambda: _env("CLEANBOT_TRACKER_DATABASE_URL", ""))
+    # Redis for the conversation lock store (and anything shared across servers); empty = in memory, one server.
+    redis_url: str = field(default_factory=lambda: _env("CLEANBOT_REDIS_URL", ""))
+    # Sanic workers per Rasa server and action server; 0 = the number of cores with Redis, 1 without.
+    workers: int = field(default_factory=lambda: _env_int("CLEANBOT_WORKERS", 0))
+    # Abuse limits on the doors (connectors/doors.py).
     messages_per_minute: int = field(default_factory=lambda: _env_int("CLEANBOT_MESSAGES_PER_MINUTE", 20))
     max_sender_length: int = field(default_factory=lambda: _env_int("CLEANBOT_MAX_SENDER_LENGTH", 128))
     # Hand-overs opened per hour by a sender with no linked account (customer or rights holder).
@@ -130,6 +136,17 @@ class Settings:
     @property
     def supervisor_ids(self) -> frozenset[int]:
         return _id_set(self.telegram_supervisor_ids)
+
+    @property
+    def tracker_url(self) -> str:
+        return self.tracker_database_url or self.database_url
+
+    @property
+    def worker_count(self) -> int:
+        """Rasa allows more than one worker only with a lock store shared between them (Redis)."""
+        if not self.redis_url:
+            return 1
+        return self.workers if self.workers > 0 else (os.cpu_count() or 1)
 
     @property
     def is_production(self) -> bool:

@@ -318,6 +318,9 @@
     if (!token) return;
     var options = {
       path: config.socketio.path || "/socket.io", reconnectionDelayMax: 5000,
+      // One connection, so one server process holds the session: works behind several Sanic workers and
+      // replicas without sticky long-polling.
+      transports: ["websocket"],
       auth: function (callback) { callback({ token: token }); }
     };
     var namespace = config.socketio.namespace || "/";

@@ -366,7 +366,9 @@ def test_keyboard_only_choose_send_and_tap_with_enter(chat_page):
 
 def test_the_page_says_so_when_the_server_cannot_be_reached(chat_page):
     chat = chat_page()
+    # The page speaks socket.io over a websocket only: refuse it (and any long-polling fallback).
     chat.page.route("**/socket.io/**", lambda route: route.abort())
+    chat.page.route_web_socket("**/socket.io/**", lambda ws: ws.close(code=1011))
     chat.open("?as=shopper-3")
     expect(chat.page.locator(".msg.error").first).to_contain_text("클린봇 서버에 연결할 수 없어요", timeout=30_000)
     expect(chat.page.locator("#status")).to_have_text("연결할 수 없어요")
