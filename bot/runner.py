@@ -176,8 +176,10 @@ def _announce_encoder() -> None:
         print(banner, flush=True)
 
 
-def run() -> int:
-    """`make run`: serve until Ctrl-C or SIGTERM, then stop everything started here."""
+def run(replicas: int = 1) -> int:
+    """`make run`: serve until Ctrl-C or SIGTERM, then stop everything started here.
+
+    With `replicas` > 1: that many Rasa and action servers behind nginx (bot/replicas.py)."""
     from bot.security import UnsafeStart, demo_banner, ensure_safe_start
     from bot.training import train_if_changed
 
@@ -191,8 +193,23 @@ def run() -> int:
     if banner:
         print(banner, flush=True)
     _announce_encoder()
+    from bot.replicas import Replicas, ReplicaProblem, check_replicas
+
+    try:
+        check_replicas(replicas, settings)
+    except ReplicaProblem as problem:
+        print(problem, file=sys.stderr, flush=True)
+        return 2
     model = train_if_changed()
-    servers = BotServers(model, settings.rasa_port, settings.action_port, credentials=credentials_file())
+    if replicas > 1:
+        from bot.security import bind_host
+
+        servers = Replicas(model, replicas, settings.rasa_port, bind_host(settings.rasa_host, settings),
+                           credentials=credentials_file(), log_dir=PROJECT_ROOT / "var" / "logs")
+        where = f"nginx {servers.url} → Rasa 서버 {replicas}개"
+    else:
+        servers = BotServers(model, settings.rasa_port, settings.action_port, credentials=credentials_file())
+        where = f"{servers.rasa_url}  · 액션 서버: http://127.0.0.1:{settings.action_port}"
     stopping = {"flag": False}
 
     def _stop(signum, _frame):
@@ -200,13 +217,18 @@ def run() -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    servers.start()
+    try:
+        servers.start()
+    except (ReplicaProblem, RuntimeError) as problem:
+        print(problem, file=sys.stderr, flush=True)
+        return 1
+    url = getattr(servers, "url", None) or servers.rasa_url
     print(
         f"\n클린봇이 준비됐어요.\n"
         f"  웹 채팅: http://localhost:{settings.rasa_port}/chat  (브라우저에서 열고 데모 사용자를 골라 주세요)\n"
-        f"  Rasa 서버(REST, socket.io): {servers.rasa_url}  · 액션 서버: http://127.0.0.1:{settings.action_port}\n"
+        f"  Rasa 서버(REST, socket.io): {where}\n"
         f"  터미널에서 대화하기: .venv/bin/cleanbot chat --sender shopper-1\n"
-        f"  REST: curl -s {servers.rasa_url}/webhooks/rest/webhook -d '{{\"sender\":\"shopper-1\",\"message\":\"안녕하세요\"}}'\n"
+        f"  REST: curl -s {url}/webhooks/rest/webhook -d '{{\"sender\":\"shopper-1\",\"message\":\"안녕하세요\"}}'\n"
         f"{_telegram_line(settings)}"
         f"  멈추려면 Ctrl-C를 누르세요.\n",
         flush=True,
