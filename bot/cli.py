@@ -60,6 +60,8 @@ def _safe_url(url: str) -> str:
 def cmd_demo_load(args) -> int:
     from bot import demo
 
+    if get_settings().is_production:
+        return fail("production 모드에서는 데모 데이터를 불러올 수 없어요. 데모를 보려면 CLEANBOT_MODE=demo로 실행해 주세요.", 2)
     if args.if_empty and not demo.is_empty():
         print("데이터베이스에 이미 데이터가 있어서 데모 데이터를 건너뛰었어요.")
         return 0
@@ -74,7 +76,9 @@ def cmd_setup(args) -> int:
     from bot.migrate import upgrade
 
     upgrade()
-    if demo.is_empty():
+    if get_settings().is_production:
+        print("production 모드라서 데모 데이터는 불러오지 않았어요.")
+    elif demo.is_empty():
         demo.load()
         print("빈 데이터베이스에 데모 데이터를 불러왔어요.")
     return 0
@@ -91,13 +95,15 @@ def cmd_train(args) -> int:
 def cmd_run(args) -> int:
     from bot.runner import run
 
-    return run()
+    return run(replicas=args.replicas)
 
 
 def cmd_chat(args) -> int:
     from bot.chat import chat
 
-    return chat(args.sender, args.url or get_settings().rasa_url)
+    import os
+
+    return chat(args.sender, args.url or get_settings().rasa_url, args.token or os.environ.get("CLEANBOT_CHAT_TOKEN"))
 
 
 # ---------------------------------------------------------------- orders, reports, sellers
@@ -189,6 +195,15 @@ def cmd_sellers_show(args) -> int:
     return 0
 
 
+def cmd_photos_prune(args) -> int:
+    from bot.services import photo_pruning
+
+    if args.older_than_hours is not None and args.older_than_hours < 0:
+        return fail("--older-than-hours는 0 이상이어야 해요. 예: --older-than-hours 24", 2)
+    emit(args, photo_pruning.prune_orphan_photos(args.older_than_hours), photo_pruning.prune_text_ko)
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -213,10 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
     add(sub, "setup", cmd_setup, "마이그레이션 후 빈 데이터베이스면 데모 데이터", json_flag=False)
     p = add(sub, "train", cmd_train, "학습 데이터나 설정이 바뀌었을 때만 모델 학습", json_flag=False)
     p.add_argument("--force", action="store_true")
-    add(sub, "run", cmd_run, "액션 서버와 Rasa 서버 실행", json_flag=False)
+    p = add(sub, "run", cmd_run, "액션 서버와 Rasa 서버 실행", json_flag=False)
+    p.add_argument("--replicas", type=int, default=1,
+                   help="Rasa 서버와 액션 서버를 이만큼 띄우고 nginx로 나눠요(2 이상은 CLEANBOT_REDIS_URL 필요)")
     p = add(sub, "chat", cmd_chat, "터미널 채팅 (REST 채널)", json_flag=False)
     p.add_argument("--sender", default="shopper-1")
     p.add_argument("--url", default=None)
+    p.add_argument("--token", default=None, help="로그인 토큰(JWT). 없으면 데모 서버에서 --sender의 데모 토큰을 받아요")
 
     orders = sub.add_parser("orders", help="주문").add_subparsers(dest="orders_command", required=True)
     p = add(orders, "list", cmd_orders_list, "주문 목록")
@@ -246,6 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
     sellers = sub.add_parser("sellers", help="판매자").add_subparsers(dest="sellers_command", required=True)
     p = add(sellers, "show", cmd_sellers_show, "판매자 제재 현황")
     p.add_argument("seller")
+    photos = sub.add_parser("photos", help="사진").add_subparsers(dest="photos_command", required=True)
+    p = add(photos, "prune", cmd_photos_prune, "신고·케이스·상담에 쓰이지 않는 오래된 사진 지우기")
+    p.add_argument("--older-than-hours", type=float, default=None,
+                   help="이보다 오래된 사진만 (기본: CLEANBOT_PHOTO_ORPHAN_HOURS, 24시간)")
     cli_holders.register(sub, add)  # brand-owner, cases
     cli_telegram.register(sub, add)  # telegram, shopper link-token
     cli_nlu.register(sub, add)  # eval nlu|faq, models fetch

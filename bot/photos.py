@@ -12,8 +12,9 @@ What it guarantees:
   phones write), PNG and WebP are accepted; anything else Pillow recognises is
   ``unsupported_format``, anything it does not is ``not_image``, anything that
   fails ``verify()``/``load()`` is ``corrupt``;
-* decompression bombs are refused from the header alone (``MAX_PIXELS``),
-  before pixel data is allocated;
+* decompression bombs are refused from the header alone (``photo_max_pixels``),
+  before pixel data is allocated, and decoding keeps at most about two copies
+  of the pixels alive (see docs/benchmarks.md for time and memory per size);
 * every byte of metadata is dropped: EXIF (incl. GPS), XMP, IPTC, comments,
   text chunks and ICC profiles.  EXIF orientation is applied first, an embedded
   ICC profile is converted to sRGB next (so wide-gamut phone photos keep their
@@ -40,17 +41,22 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from bot.settings import get_settings
 
-# Largest pixel count (width * height) accepted, checked from the header before
-# decoding.  60 MP covers every phone camera's normal output (a 50 MP sensor is
-# 8160x6120 ≈ 50 MP) while bounding memory to a few hundred MB per photo.
+# The largest pixel count (width * height) accepted is settings.photo_max_pixels, checked
+# from the header before decoding: memory and time grow with pixels, not with file size.
 # Pillow's own global Image.MAX_IMAGE_PIXELS is deliberately left untouched;
 # if somebody lowers it, its DecompressionBombError is caught as well.
-MAX_PIXELS = 60_000_000
 
 JPEG_QUALITY = 92
 WEBP_QUALITY = 90
+# Encoder effort: re-encoding, not decoding, is what costs most for PNG and WebP.  The fastest
+# settings are 4-9x faster than the defaults for a 16 MP picture (a noisy 16 MP PNG: 1.2 s instead
+# of 5.6 s; a lossless WebP: 1.2 s instead of 11 s) for files 5-50% larger; see docs/benchmarks.md.
+PNG_COMPRESS_LEVEL = 1
+WEBP_METHOD = 2  # lossy: half the time of method 4, about the same size
+WEBP_LOSSLESS = dict(method=0, quality=0)
 
-REASONS = ("not_image", "too_large", "unsupported_format", "empty", "corrupt")
+# "failed": the photo could not be processed for a reason of ours (a decode worker died), not the file's.
+REASONS = ("not_image", "too_large", "unsupported_format", "empty", "corrupt", "failed")
 
 # Pillow format name -> (stored format, extension, MIME type)
 _ACCEPTED = {
@@ -59,6 +65,12 @@ _ACCEPTED = {
     "PNG": ("PNG", "png", "image/png"),
     "WEBP": ("WEBP", "webp", "image/webp"),
 }
+
+# What checking and re-encoding one pixel costs, relative to JPEG (time and memory measured in
+# docs/benchmarks.md): zlib and libwebp are several times slower than libjpeg, and libwebp's encoder
+# needs 2-4x the memory.  A photo is refused when pixels * cost > photo_max_pixels, so the setting
+# is the JPEG limit and PNG and WebP get a half and a third of it.
+_PIXEL_COST = {"JPEG": 1, "MPO": 1, "PNG": 2, "WEBP": 3}
 
 # Pixel modes each output format is re-encoded in; anything else is converted.
 _PNG_MODES = {"1", "L", "LA", "I", "I;16", "RGB", "RGBA"}
@@ -104,6 +116,13 @@ class PhotoRejected(Exception):
         self.index = index
         super().__init__(f"{reason}: {detail}" if detail else reason)
 
+    def __reduce__(self):
+        # Rebuilt with every field when it comes back from a decode worker process.
+        return (
+            _rebuild_rejected,
+            (self.reason, self.detail, self.max_bytes, self.pixels, self.format_name, self.index),
+        )
+
     @property
     def message_ko(self) -> str:
         if self.reason == "empty":
@@ -119,7 +138,15 @@ class PhotoRejected(Exception):
             return f"지원하지 않는 사진 형식이에요. {_ACCEPTED_KO}"
         if self.reason == "corrupt":
             return "사진 파일이 손상돼서 열 수 없어요. 다른 사진으로 다시 보내 주세요."
+        if self.reason == "failed":
+            return "사진을 처리하지 못했어요. 잠시 후에 다시 보내 주세요."
         return f"사진 파일이 아니에요. {_ACCEPTED_KO}"
+
+
+def _rebuild_rejected(reason, detail, max_bytes, pixels, format_name, index) -> PhotoRejected:
+    return PhotoRejected(
+        reason, detail, max_bytes=max_bytes, pixels=pixels, format_name=format_name, index=index
+    )
 
 
 @dataclass(frozen=True)
@@ -136,7 +163,7 @@ class StoredPhoto:
 # --------------------------------------------------------------------------- decoding
 
 
-def _open_checked(data: bytes, max_bytes: int) -> tuple[Image.Image, str]:
+def _open_checked(data: bytes, max_bytes: int, max_pixels: int) -> tuple[Image.Image, str]:
     """Decode ``data`` fully; return the loaded image and Pillow's format name."""
     try:
         probe = Image.open(io.BytesIO(data))
@@ -154,9 +181,11 @@ def _open_checked(data: bytes, max_bytes: int) -> tuple[Image.Image, str]:
     width, height = probe.size
     if width <= 0 or height <= 0:
         raise PhotoRejected("corrupt", f"bad size {width}x{height}")
-    if width * height > MAX_PIXELS:
+    limit = max_pixels // _PIXEL_COST[fmt]
+    if width * height > limit:
+        probe.close()
         raise PhotoRejected(
-            "too_large", f"{width}x{height} exceeds {MAX_PIXELS} pixels", max_bytes=max_bytes, pixels=True
+            "too_large", f"{fmt} {width}x{height} exceeds {limit} pixels", max_bytes=max_bytes, pixels=True
         )
 
     try:
@@ -217,25 +246,43 @@ def _is_lossless_webp(data: bytes) -> bool:
     return lossless != -1 and (lossy == -1 or lossless < lossy)
 
 
+def _clean_pixels(img: Image.Image, out_format: str) -> Image.Image:
+    """The pixels of ``img``, upright, in sRGB and a mode ``out_format`` can hold, as a new plain image.
+
+    Consumes ``img``: it and each intermediate image are closed as soon as the next one exists, so
+    no more than two copies of the pixels are alive at once (memory is what a pixel bomb attacks).
+    """
+    ImageOps.exif_transpose(img, in_place=True)  # keeps img.info, so the ICC profile is still there
+    current = img
+    for step in (_to_srgb, lambda im: _normalise_mode(im, out_format)):
+        following = step(current)
+        if following is not current:
+            current.close()
+            current = following
+    # A plain Image (not the plugin's subclass, so no parser state) holding only the pixels: an
+    # empty info dict means no EXIF, ICC, XMP, text or comment reaches the encoder.
+    if current is img:
+        current = img.copy()
+        img.close()
+    current.info = {}
+    return current
+
+
 def _strip(img: Image.Image, fmt: str, data: bytes) -> tuple[bytes, Image.Image]:
-    """Re-encode only the pixel data; return the new bytes and the clean image."""
+    """Re-encode only the pixel data; return the new bytes and the clean image (``img`` is consumed)."""
     out_format = _ACCEPTED[fmt][0]
     try:
-        img = ImageOps.exif_transpose(img)  # keeps img.info, so the ICC profile is still there
-        img = _to_srgb(img)
-        img = _normalise_mode(img, out_format)
-        # A brand-new image from raw pixels: no info dict, no EXIF, no ICC, no text.
-        clean = Image.frombytes(img.mode, img.size, img.tobytes())
+        clean = _clean_pixels(img, out_format)
         buf = io.BytesIO()
         if out_format == "JPEG":
             clean.save(buf, "JPEG", quality=JPEG_QUALITY, optimize=True)
         elif out_format == "PNG":
-            clean.save(buf, "PNG", optimize=False, compress_level=6)
+            clean.save(buf, "PNG", optimize=False, compress_level=PNG_COMPRESS_LEVEL)
         else:
             if _is_lossless_webp(data):
-                clean.save(buf, "WEBP", lossless=True, quality=80, method=4)
+                clean.save(buf, "WEBP", lossless=True, **WEBP_LOSSLESS)
             else:
-                clean.save(buf, "WEBP", quality=WEBP_QUALITY, method=4)
+                clean.save(buf, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
     except PhotoRejected:
         raise
     except MemoryError as exc:
@@ -268,24 +315,40 @@ def _write_atomic(path: Path, payload: bytes) -> None:
         raise
 
 
-def store_photo(data: bytes, *, directory: Path | None = None, max_bytes: int | None = None) -> StoredPhoto:
-    """Validate, strip and store one photo; raise :class:`PhotoRejected` if it is not acceptable."""
+def check_size(data: bytes, max_bytes: int) -> None:
+    """Refuse raw bytes over ``max_bytes`` before anything looks inside them."""
+    if len(data) > max_bytes:
+        raise PhotoRejected("too_large", f"{len(data)} bytes > {max_bytes}", max_bytes=max_bytes)
+
+
+def store_photo(
+    data: bytes,
+    *,
+    directory: Path | None = None,
+    max_bytes: int | None = None,
+    max_pixels: int | None = None,
+) -> StoredPhoto:
+    """Validate, strip and store one photo; raise :class:`PhotoRejected` if it is not acceptable.
+
+    Limits not given come from the settings (``photo_dir``, ``photo_max_bytes``, ``photo_max_pixels``).
+    """
     settings = None
-    if directory is None or max_bytes is None:
+    if directory is None or max_bytes is None or max_pixels is None:
         settings = get_settings()
     directory = Path(directory) if directory is not None else settings.photo_dir
     max_bytes = max_bytes if max_bytes is not None else settings.photo_max_bytes
+    max_pixels = max_pixels if max_pixels is not None else settings.photo_max_pixels
 
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise PhotoRejected("not_image", f"expected bytes, got {type(data).__name__}")
     data = bytes(data)
     if not data:
         raise PhotoRejected("empty", "no bytes")
-    if len(data) > max_bytes:
-        raise PhotoRejected("too_large", f"{len(data)} bytes > {max_bytes}", max_bytes=max_bytes)
+    check_size(data, max_bytes)
 
-    img, fmt = _open_checked(data, max_bytes)
+    img, fmt = _open_checked(data, max_bytes, max_pixels)
     payload, clean = _strip(img, fmt, data)
+    del img  # closed by _strip
     _, ext, mime = _ACCEPTED[fmt]
 
     digest = hashlib.sha256(payload).hexdigest()
@@ -317,6 +380,26 @@ def _dct_matrix(n: int) -> np.ndarray:
 _DCT32 = _dct_matrix(32)
 
 
+# Rows composited at a time by _gray_on_white: small enough that the RGBA bands stay a few MB.
+_BAND_ROWS = 256
+
+
+def _gray_on_white(img: Image.Image) -> Image.Image:
+    """8-bit grayscale of ``img``, transparent areas composited on white.
+
+    Compositing is per pixel, so doing it a band of rows at a time gives the very same pixels as
+    doing it at once, without three full-size RGBA copies of a large transparent photo.
+    """
+    if not _has_transparency(img):
+        return img.convert("L")
+    gray = Image.new("L", img.size)
+    for top in range(0, img.height, _BAND_ROWS):
+        band = img.crop((0, top, img.width, min(top + _BAND_ROWS, img.height))).convert("RGBA")
+        background = Image.new("RGBA", band.size, (255, 255, 255, 255))
+        gray.paste(Image.alpha_composite(background, band).convert("L"), (0, top))
+    return gray
+
+
 def perceptual_hash(img: Image.Image | bytes) -> str:
     """64-bit DCT pHash as 16 hex chars.
 
@@ -328,11 +411,7 @@ def perceptual_hash(img: Image.Image | bytes) -> str:
     """
     if isinstance(img, (bytes, bytearray, memoryview)):
         img = Image.open(io.BytesIO(bytes(img)))
-    if _has_transparency(img):
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(background, rgba)
-    gray = img.convert("L").resize((32, 32), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    gray = _gray_on_white(img).resize((32, 32), Image.Resampling.LANCZOS, reducing_gap=3.0)
     pixels = np.asarray(gray, dtype=np.float64)
     dct = _DCT32 @ pixels @ _DCT32.T
     low = dct[1:9, 1:9]
@@ -355,8 +434,24 @@ def phash_distance(a: str, b: str) -> int:
 _B64_JUNK = re.compile(r"\s+")
 
 
+def max_encoded_chars(max_bytes: int) -> int:
+    """The longest ``metadata.photos`` string that may still hold a photo of ``max_bytes``.
+
+    Base64 is 4 characters per 3 bytes; MIME line breaks (2 per 76 characters) and a data-URL
+    prefix are allowed on top.  Anything longer is too large whatever it contains.
+    """
+    return -(-max_bytes // 3) * 4 * 78 // 76 + 256
+
+
+def check_encoded_size(item: Any, max_bytes: int) -> None:
+    """Refuse an oversized ``metadata.photos`` string by its length alone, before any decoding."""
+    if isinstance(item, (str, bytes, bytearray)) and len(item) > max_encoded_chars(max_bytes):
+        raise PhotoRejected("too_large", f"{len(item)} characters of base64", max_bytes=max_bytes)
+
+
 def _decode_item(item: Any, max_bytes: int) -> bytes:
     """One ``metadata.photos`` entry (base64 or data URL) to raw bytes, or PhotoRejected."""
+    check_encoded_size(item, max_bytes)
     if isinstance(item, (bytes, bytearray)):
         try:
             item = bytes(item).decode("ascii")
@@ -394,8 +489,33 @@ def _decode_item(item: Any, max_bytes: int) -> bytes:
         raise PhotoRejected("not_image", "invalid base64") from exc
 
 
+def store_base64(
+    item: Any, *, directory: Path | None = None, max_bytes: int | None = None, max_pixels: int | None = None
+) -> StoredPhoto:
+    """Decode one ``metadata.photos`` entry and store it like :func:`store_photo` (or raise PhotoRejected).
+
+    The unit of work a decode worker runs: everything CPU- and memory-heavy happens in here.
+    """
+    if max_bytes is None:
+        max_bytes = get_settings().photo_max_bytes
+    raw = _decode_item(item, max_bytes)
+    return store_photo(raw, directory=directory, max_bytes=max_bytes, max_pixels=max_pixels)
+
+
+def as_photo_list(items: Any) -> tuple[list, PhotoRejected | None]:
+    """``metadata.photos`` as a list: ``None`` is no photos, one string is one photo, anything else
+    that is not a list is refused as a whole (the rejection has ``index`` 0)."""
+    if items is None:
+        return [], None
+    if isinstance(items, (str, bytes, bytearray)):
+        return [items], None
+    if isinstance(items, (list, tuple)):
+        return list(items), None
+    return [], PhotoRejected("not_image", f"photos must be a list, got {type(items).__name__}", index=0)
+
+
 def decode_base64_photos(
-    items: list, *, directory: Path | None = None, max_bytes: int | None = None
+    items: list, *, directory: Path | None = None, max_bytes: int | None = None, max_pixels: int | None = None
 ) -> tuple[list[StoredPhoto], list[PhotoRejected]]:
     """Store every good photo of a REST ``metadata.photos`` list; collect the bad ones.
 
@@ -407,19 +527,15 @@ def decode_base64_photos(
     """
     if max_bytes is None:
         max_bytes = get_settings().photo_max_bytes
-    if items is None:
-        return [], []
-    if isinstance(items, (str, bytes, bytearray)):
-        items = [items]
-    elif not isinstance(items, (list, tuple)):
-        return [], [PhotoRejected("not_image", f"photos must be a list, got {type(items).__name__}", index=0)]
+    items, wrong_type = as_photo_list(items)
+    if wrong_type is not None:
+        return [], [wrong_type]
 
     stored: list[StoredPhoto] = []
     rejected: list[PhotoRejected] = []
     for index, item in enumerate(items):
         try:
-            raw = _decode_item(item, max_bytes)
-            stored.append(store_photo(raw, directory=directory, max_bytes=max_bytes))
+            stored.append(store_base64(item, directory=directory, max_bytes=max_bytes, max_pixels=max_pixels))
         except PhotoRejected as exc:
             exc.index = index
             rejected.append(exc)
@@ -427,11 +543,15 @@ def decode_base64_photos(
 
 
 __all__ = [
-    "MAX_PIXELS",
     "PhotoRejected",
     "StoredPhoto",
+    "as_photo_list",
+    "check_encoded_size",
+    "check_size",
     "decode_base64_photos",
+    "max_encoded_chars",
     "perceptual_hash",
     "phash_distance",
+    "store_base64",
     "store_photo",
 ]

@@ -52,7 +52,8 @@ class Settings:
     handoff_anonymous_per_hour: int = field(
         default_factory=lambda: _env_int("CLEANBOT_HANDOFF_ANONYMOUS_PER_HOUR", 2))
     # Photos: decoded off the event loop, a few at a time, with a pixel cap; orphans pruned.
-    photo_max_pixels: int = field(default_factory=lambda: _env_int("CLEANBOT_PHOTO_MAX_PIXELS", 24_000_000))
+    # JPEG pixels; PNG counts double and WebP triple (slower to decode): keeps one decode under ~0.5 s.
+    photo_max_pixels: int = field(default_factory=lambda: _env_int("CLEANBOT_PHOTO_MAX_PIXELS", 17_000_000))
     photo_decode_workers: int = field(default_factory=lambda: _env_int("CLEANBOT_PHOTO_DECODE_WORKERS", 2))
     photo_orphan_hours: int = field(default_factory=lambda: _env_int("CLEANBOT_PHOTO_ORPHAN_HOURS", 24))
     photo_prune_interval_minutes: float = field(

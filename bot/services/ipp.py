@@ -33,12 +33,12 @@ from bot.models import (
     ChatIdentity,
     IppCase,
     Listing,
-    Photo,
     Report,
     RightsHolder,
 )
 from bot.services import audit, cases
 from bot.services.identity import HolderBrand
+from bot.services.reports import known_photos
 from bot.settings import get_settings
 
 INFRINGEMENT_KO = {
@@ -180,7 +180,7 @@ def _file_in(session: Session, holder_brands: Sequence[HolderBrand], channel: st
     holder_row = session.get(RightsHolder, holder.rights_holder_id)
     skip = [i for i in [_identity_id(session, channel, external_id)] if i is not None]
     type_ko = INFRINGEMENT_KO[infringement_type]
-    shas = [sha for sha in dict.fromkeys(photo_shas) if session.get(Photo, sha) is not None]
+    shas = known_photos(session, photo_shas)
     if open_case is not None:
         case = open_case
         case.rights_holder_id = holder.rights_holder_id

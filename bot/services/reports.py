@@ -86,6 +86,12 @@ def save_photos(session: Session, stored: Iterable) -> None:
     session.flush()
 
 
+def known_photos(session: Session, photo_shas: Iterable[str]) -> list[str]:
+    """The ids, in order and once each, that name a stored photo: an id the pruner removed between upload
+    and submission is dropped rather than failing the whole claim on its foreign key."""
+    return [sha for sha in dict.fromkeys(photo_shas) if session.get(Photo, sha) is not None]
+
+
 def _abuse_hold_reason(session: Session, customer_id: str, order_number: str, photo_shas: list[str]) -> Optional[str]:
     from bot.photos import phash_distance
 
@@ -118,6 +124,7 @@ def _file_in(session: Session, customer_id: str, order_number: str, description:
     # The abuse rules read rows no order lock covers: the shopper's other refunds, and photos on any
     # order of anyone. So concurrent claims queue here first, or each would miss the others. Claims
     # with photos take the wider lock before the shopper's, always in that order (no deadlock).
+    photo_shas = known_photos(session, photo_shas)
     if photo_shas:
         serialize(session, "claims-with-photos")
     serialize(session, "claims-of-customer", customer_id)
@@ -146,7 +153,7 @@ def _file_in(session: Session, customer_id: str, order_number: str, description:
     session.add(report)
     session.flush()
     report.number = public_number("RPT", report.id, now)
-    for sha in dict.fromkeys(photo_shas):
+    for sha in photo_shas:
         session.add(ReportPhoto(report_id=report.id, photo_sha256=sha))
     if not hold:
         session.add(Refund(order_number=order_number, report_id=report.id, amount_krw=order.amount_krw,
