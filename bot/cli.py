@@ -271,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     cli_holders.register(sub, add)  # brand-owner, cases
     cli_telegram.register(sub, add)  # telegram, shopper link-token
     cli_nlu.register(sub, add)  # eval nlu|faq, models fetch
+    from bot import bench
+
+    bench.register(sub, add)  # bench load
     cli_handoff.register(sub, add)  # handoff list|show|release
     return parser
 

@@ -3,22 +3,52 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import threading
+import weakref
 from typing import Iterator, Optional
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from bot.settings import get_settings
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
+_factories: dict[str, sessionmaker] = {}
+# Every engine made here, so a forked child (a Sanic worker) drops the parent's pooled connections.
+_all_engines: "weakref.WeakSet[Engine]" = weakref.WeakSet()
+
+
+def _forget_inherited_connections() -> None:  # pragma: no cover - runs in forked children
+    for engine in list(_all_engines):
+        engine.dispose(close=False)  # the parent keeps using its own; the child opens new ones
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
+def _sqlite_file(url: str) -> bool:
+    database = make_url(url).database
+    return bool(database) and database != ":memory:" and not database.startswith("file::memory:")
 
 
 def make_engine(url: str) -> Engine:
+    engine = _make_engine(url)
+    _all_engines.add(engine)
+    return engine
+
+
+def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, future=True, connect_args={"timeout": 30, "check_same_thread": False})
+        # Connections are kept and reused (SQLAlchemy 1.4 opens a new one per transaction for SQLite files,
+        # with the two PRAGMAs below each time): up to 5 idle, any number at once.
+        pooling = {"poolclass": QueuePool, "pool_size": 5, "max_overflow": -1} if _sqlite_file(url) else {}
+        engine = create_engine(url, future=True, connect_args={"timeout": 30, "check_same_thread": False},
+                               **pooling)
 
         # pysqlite's own transaction handling defers BEGIN and then fails lock upgrades
         # between concurrent writers; BEGIN IMMEDIATE serialises writers instead, so the
@@ -53,10 +83,19 @@ def dispose_engines() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+        _factories.clear()
 
 
 def session_factory(url: Optional[str] = None) -> sessionmaker:
-    return sessionmaker(bind=get_engine(url), future=True, expire_on_commit=False)
+    url = url or get_settings().database_url
+    factory = _factories.get(url)
+    if factory is None:
+        engine = get_engine(url)
+        with _lock:
+            factory = _factories.get(url)
+            if factory is None or factory.kw.get("bind") is not engine:
+                factory = _factories[url] = sessionmaker(bind=engine, future=True, expire_on_commit=False)
+    return factory
 
 
 @contextlib.contextmanager

@@ -454,3 +454,22 @@ class HandoffMessage(Base):
         CheckConstraint(_in("direction", HANDOFF_DIRECTIONS), name="ck_handoff_message_direction"),
         Index("ix_handoff_messages_pending", "delivered_at", "direction"),
     )
+
+
+# ---------------------------------------------------------------- background jobs across processes (bot/services/leases.py)
+
+
+class Lease(Base):
+    """Who runs a background job (or works on one item) right now, across processes and replicas.
+
+    Taken with a conditional UPDATE (free, expired, or already ours) or an INSERT that yields to a
+    concurrent one; renewed by its holder while it works; taken over once `expires_at` has passed
+    (the holder died); released (holder cleared, or the row deleted for per-item claims) on a clean stop."""
+
+    __tablename__ = "leases"
+    name = Column(String(200), primary_key=True)
+    holder = Column(String(200))  # host:pid:random of the holder; NULL when released
+    expires_at = Column(DateTime, nullable=False)
+    acquired_at = Column(DateTime)  # since when the current holder has it
+    # +1 at every change of holder: tells, in logs and tests, how often the job moved between processes.
+    generation = Column(Integer, nullable=False, default=0)

@@ -28,6 +28,16 @@ def main(argv: list[str] | None = None) -> int:
         return unsafe.code
     # Rasa takes more than one Sanic worker only with a lock store shared between them (Redis).
     os.environ.setdefault("SANIC_WORKERS", str(settings.worker_count))
+    from bot.lock_store import worker_problem  # Rasa would accept any SANIC_WORKERS with our lock store type
+
+    problem = worker_problem(settings)
+    if problem:
+        refused = UnsafeStart([problem])
+        print(refused, file=sys.stderr, flush=True)
+        return refused.code
+    from bot.rasa_speedups import install as install_speedups
+
+    install_speedups()  # before Rasa starts, so forked workers have them too (CLEANBOT_RASA_SPEEDUPS=0: off)
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *rasa_arguments(settings, Path(args.model), args.port or settings.rasa_port,

@@ -19,16 +19,19 @@ logger = logging.getLogger(__name__)
 _TASK = "cleanbot_photo_pruner"
 
 
-async def prune_forever(interval_minutes: float) -> None:
-    """Prunes now, then every ``interval_minutes``, until cancelled."""
+async def prune_round() -> None:
+    """One prune (returns nothing: a truthy return would make the lease loop run again at once)."""
     from bot.services.photo_pruning import prune_orphan_photos
 
-    while True:
-        try:
-            await asyncio.to_thread(prune_orphan_photos)
-        except Exception:  # noqa: BLE001 - the database may be briefly away: try again next time
-            logger.exception("photo prune failed; trying again in %g minutes", interval_minutes)
-        await asyncio.sleep(interval_minutes * 60)
+    await asyncio.to_thread(prune_orphan_photos)
+
+
+def prune_forever(interval_minutes: float):
+    """Prunes every ``interval_minutes`` in one process across replicas and workers (a lease), until
+    cancelled; a failed round is logged and tried again at the next interval."""
+    from bot.services import leases
+
+    return leases.run_with_lease("photo-prune", prune_round, interval_minutes * 60)
 
 
 async def _warm_up(warm) -> None:

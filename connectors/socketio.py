@@ -109,12 +109,27 @@ class CleanBotSocketIOInput(SocketIOInput):
 
     # ------------------------------------------------------------------ pushing due notifications
 
+    # How long one server may push to a sender before another may take over (renewed while it pushes).
+    SENDER_CLAIM_SECONDS = 60.0
+
+    @property
+    def push_holder(self) -> str:
+        """This channel's id in push claims (bot.services.leases): one per server process."""
+        holder = getattr(self, "_push_holder", None)
+        if holder is None:
+            from bot.services import leases
+
+            holder = self._push_holder = leases.holder_id("web")
+        return holder
+
     async def push_once(self) -> int:
         """Delivers the due "web" outbox rows of the connected senders; how many were delivered.
 
         Rows of senders without an open socket are left alone, so they stay due (no failed attempt,
         no backoff) for the REST channel's pull path or the sender's next visit. A row is marked
-        delivered only after the page confirmed it, and failed (backoff) if a connected page did not."""
+        delivered only after the page confirmed it, and failed (backoff) if a connected page did not.
+        Every server process runs this for its own sockets; a sender with pages open on two servers has
+        each row claimed by one of them first (notifier.push_due, and a claim per sender below)."""
         if not self.sids_by_sender:
             return 0
         try:
@@ -125,50 +140,55 @@ class CleanBotSocketIOInput(SocketIOInput):
                 self._notifier_missing_logged = True
             return 0
         delivered = await self.push_handoff_once()
-        for pending in await asyncio.to_thread(notifier.due, PUSH_CHANNEL, self.due_limit):
-            if pending.external_id not in self.sids_by_sender:
-                continue
-            try:
-                await self.send_to_sender(pending.external_id, pending.text)
-            except Exception as error:  # noqa: BLE001 - retried later with backoff
-                await asyncio.to_thread(notifier.mark_failed, pending.id, f"{type(error).__name__}: {error}")
-                continue
-            if await asyncio.to_thread(notifier.mark_delivered, pending.id):
-                delivered += 1
-        return delivered
+        return delivered + await notifier.push_due(PUSH_CHANNEL, self.send_to_sender,
+                                                   only=self.sids_by_sender.__contains__, limit=self.due_limit)
 
     async def push_handoff_once(self) -> int:
         """Delivers what agents wrote to connected web senders (bot.services.handoff); the others take
-        theirs with their next REST request or when they connect again."""
+        theirs with their next REST request or when they connect again. One process at a time pushes a
+        sender's rows (a claim on the sender, bot.services.leases), reading them afresh once it has the
+        claim, so a row is never sent by two servers and a sender's rows keep their order."""
+        from bot.services import handoff, leases
+
+        waiting: dict[str, set[int]] = defaultdict(set)  # sender -> hand-overs with rows for them
+        for row in await asyncio.to_thread(handoff.due_web, self.due_limit):
+            if row.sender_id in self.sids_by_sender:
+                waiting[row.sender_id].add(row.handoff_id)
+        delivered = 0
+        for sender, handoff_ids in waiting.items():
+            async with leases.holding(f"web-push:{sender}", self.push_holder, self.SENDER_CLAIM_SECONDS,
+                                      forget=True) as held:
+                if held is None:
+                    continue  # another server is pushing to this sender's page right now
+                for handoff_id in sorted(handoff_ids):
+                    sent, stop = await self._push_handoff_rows(sender, handoff_id)
+                    delivered += sent
+                    if stop:
+                        break
+        return delivered
+
+    async def _push_handoff_rows(self, sender: str, handoff_id: int) -> tuple[int, bool]:
+        """One hand-over's undelivered rows for the sender, in order; (delivered, stop: the page is gone)."""
         from bot.services import handoff
         from connectors.rest import handoff_message
 
         delivered = 0
-        for row in await asyncio.to_thread(handoff.due_web, self.due_limit):
-            if row.sender_id not in self.sids_by_sender:
-                continue
+        for row in await asyncio.to_thread(handoff.pending_messages, handoff_id, handoff.TO_USER):
             message = handoff_message(row.sender_id, row)
             message.pop("recipient_id", None)
             text = message.pop("text", "")
             try:
                 await self.send_to_sender(row.sender_id, text, message)
             except Exception as error:  # noqa: BLE001 - stays due
-                logger.info("agent message %s not pushed to %s: %s", row.id, row.sender_id, error)
-                continue
+                logger.info("agent message %s not pushed to %s: %s", row.id, sender, error)
+                return delivered, True
             delivered += await asyncio.to_thread(handoff.mark_delivered, row.id)
-        return delivered
+        return delivered, False
 
     async def _push_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.push_interval)
-            try:
-                delivered = await self.push_once()
-                if delivered:
-                    logger.debug("Pushed %s notification(s) to the web chat", delivered)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # one bad round must not stop the pushes for good
-                logger.exception("Pushing notifications to the web chat failed; trying again shortly")
+        from bot.services import leases
+
+        await leases.run_periodically(self.push_once, self.push_interval, "web chat push")
 
     # ------------------------------------------------------------------ the blueprint
 

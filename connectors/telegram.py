@@ -1,7 +1,8 @@
 """The Telegram channel (python-telegram-bot 22), in place of Rasa's built-in one.
 
 Inbound, by webhook (`POST /webhooks/telegram/webhook`, only with the configured
-`X-Telegram-Bot-Api-Secret-Token`) or by long polling when no webhook URL is set:
+`X-Telegram-Bot-Api-Secret-Token`) or by long polling when no webhook URL is set (by one process of all
+replicas and workers: the holder of the "telegram-poll" lease, bot.services.leases; the push loop likewise):
 
 * every update is recorded in the database when it is received (bot.services.telegram.record_update,
   with its payload) and marked handled afterwards: a second delivery of the same update_id is skipped —
@@ -43,9 +44,10 @@ from telegram import Message, Update
 from telegram.error import BadRequest, Conflict, InvalidToken, TelegramError
 
 from bot.korean import josa
+from bot.services import leases
 from connectors.doors import MAX_TEXT, DoorError, clean_text, rate_limit
 from connectors.rest import PHOTO_ONLY_TEXT
-from connectors.telegram_out import CleanBotRateLimiter, CleanBotTelegramOutput, make_bot
+from connectors.telegram_out import CleanBotRateLimiter, CleanBotTelegramOutput, make_bot, refused
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,9 @@ TELEGRAM_FILE_LIMIT = 20 * 1024 * 1024
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 MEDIA_GROUP_WAIT = 1.2  # seconds to wait for the rest of an album
 WORKER_IDLE = 60.0
+# Leases (bot.services.leases): one poller and one pusher across all replicas and workers.
+POLL_LEASE = "telegram-poll"
+PUSH_LEASE = "telegram-push"
 
 # Agents' commands (connectors/telegram_desk.py): refused in private chats.
 AGENT_ONLY_COMMANDS = {"claim", "done", "note", "refund", "case"}
@@ -264,6 +269,12 @@ class TelegramRuntime:
         self._tasks: list[asyncio.Task] = []
         self._handling = 0  # update groups being handled right now
         self._stopping = False
+        # Polling and pushing run in one process of all replicas and workers: the holder of their lease.
+        self.holder = leases.holder_id("telegram")
+        self._poll_offset: Optional[int] = None
+        self._poll_delay = 1.0
+        self._webhook_cleared = False
+        self._push_rounds = 0
 
     # -------------------------------------------------------------- lifecycle
 
@@ -290,11 +301,14 @@ class TelegramRuntime:
         logger.info("Telegram: @%s in %s mode", self.bot.username, "polling" if self.config.polling else "webhook")
         await self.resume_unfinished()  # before anything new is taken in, so each chat keeps its order
         if self.config.polling:
-            self._tasks.append(asyncio.create_task(self._poll(), name="telegram-poll"))
+            self._tasks.append(asyncio.create_task(
+                leases.run_with_lease(POLL_LEASE, self.poll_once, 0, holder=self.holder), name="telegram-poll"))
         else:
             await self._register_webhook()
         if self.config.push:
-            self._tasks.append(asyncio.create_task(self._push_loop(), name="telegram-push"))
+            self._tasks.append(asyncio.create_task(
+                leases.run_with_lease(PUSH_LEASE, self.push_round, self.config.push_interval_seconds,
+                                      holder=self.holder), name="telegram-push"))
         if self.desk is not None:
             self.desk.start()
             logger.info("Telegram: agents' group %s is the hand-over workspace", self.config.agent_chat_id)
@@ -316,7 +330,7 @@ class TelegramRuntime:
         self._stopping = True
         if self.desk is not None:
             await self.desk.stop()
-        for task in self._tasks:
+        for task in self._tasks:  # the leased loops give their leases back as they end: no wait for expiry
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -388,34 +402,40 @@ class TelegramRuntime:
             raise ValueError("not a Telegram update")
         return await self.accept(Update.de_json(data, self.bot))
 
-    async def _poll(self) -> None:
-        delay = 1.0
-        with contextlib.suppress(TelegramError):
-            await self.bot.delete_webhook(drop_pending_updates=False)
-        offset: Optional[int] = None
-        while not self._stopping:
+    async def poll_once(self) -> None:
+        """One long poll, run again and again by the process holding the POLL_LEASE (two pollers of one bot
+        would make Telegram answer 409 Conflict to both). The offset confirms what was recorded; after a
+        take-over the new holder gets the unconfirmed rest again, and record_update skips what it has."""
+        if not self._webhook_cleared:
+            with contextlib.suppress(TelegramError):
+                await self.bot.delete_webhook(drop_pending_updates=False)
+            self._webhook_cleared = True
+        try:
+            updates = await self.bot.get_updates(offset=self._poll_offset, timeout=self.config.poll_timeout_seconds,
+                                                 allowed_updates=ALLOWED_UPDATES)
+            self._poll_delay = 1.0
+        except Conflict as error:
+            logger.warning("Telegram: getUpdates conflict (%s) — is a webhook or another poller active?", error)
+            await self._poll_pause()
+            return
+        except TelegramError as error:
+            logger.warning("Telegram: getUpdates failed (%s); retrying in %.0fs", error, self._poll_delay)
+            await self._poll_pause()
+            return
+        for update in updates:
             try:
-                updates = await self.bot.get_updates(offset=offset, timeout=self.config.poll_timeout_seconds,
-                                                     allowed_updates=ALLOWED_UPDATES)
-                delay = 1.0
-            except Conflict as error:
-                logger.warning("Telegram: getUpdates conflict (%s) — is a webhook or another poller active?", error)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30)
-                continue
-            except TelegramError as error:
-                logger.warning("Telegram: getUpdates failed (%s); retrying in %.0fs", error, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30)
-                continue
-            for update in updates:
-                try:
-                    await self.accept(update)
-                except Exception:  # the database is away: fetch this update again later
-                    logger.exception("Telegram: could not record update %s", update.update_id)
-                    await asyncio.sleep(delay)
-                    break
-                offset = update.update_id + 1
+                # Shielded: if the lease is lost meanwhile, an update recorded as received is still queued
+                # here (the next poller gets it again from Telegram and skips it as a duplicate).
+                await asyncio.shield(self.accept(update))
+            except Exception:  # the database is away: fetch this update again later
+                logger.exception("Telegram: could not record update %s", update.update_id)
+                await asyncio.sleep(self._poll_delay)
+                return
+            self._poll_offset = update.update_id + 1
+
+    async def _poll_pause(self) -> None:
+        await asyncio.sleep(self._poll_delay)
+        self._poll_delay = min(self._poll_delay * 2, 30)
 
     # -------------------------------------------------------------- per-chat handling
 
@@ -601,9 +621,9 @@ class TelegramRuntime:
 
         metadata: dict[str, Any] = {"telegram": {"update_id": update_id, "message_id": first.message_id}}
         if blobs:
-            from bot.services.photos import accept_bytes
+            from bot.services.photos import accept_bytes_async
 
-            accepted = await asyncio.to_thread(accept_bytes, blobs)
+            accepted = await accept_bytes_async(blobs)
             metadata["photo_ids"] = accepted.ids
             metadata["photo_errors"] = accepted.errors_ko
         if text.startswith("/"):
@@ -653,37 +673,31 @@ class TelegramRuntime:
     # -------------------------------------------------------------- pushed status updates
 
     async def push_send(self, external_id: str, text: str) -> None:
-        """Sends one outbox message; raises unless Telegram accepted it (the outbox then retries)."""
-        await self.output.deliver_text(external_id, text)
+        """Sends one outbox message; raises unless Telegram accepted it (the outbox then retries, or gives
+        up at once when Telegram refused the message itself)."""
+        from bot.services import notifier
+
+        try:
+            await self.output.deliver_text(external_id, text)
+        except TelegramError as error:
+            if refused(error):
+                raise notifier.Undeliverable(str(error)) from error
+            raise
 
     async def push_once(self) -> int:
         from bot.services import notifier
 
         return await notifier.push_due("telegram", self.push_send)
 
-    async def _push_loop(self) -> None:
+    async def push_round(self) -> int:
+        """One round of the PUSH_LEASE loop; now and then it also forgets old update ids."""
         from bot.services import telegram as tg
 
-        try:
-            from bot.services import notifier  # noqa: F401
-        except ImportError:
-            logger.warning("Telegram: bot.services.notifier is missing; status updates are not pushed")
-            return
-        rounds = 0
-        while not self._stopping:
-            sent = 0
-            try:
-                sent = await self.push_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("Telegram: pushing status updates failed")
-            rounds += 1
-            if rounds % 720 == 1:
-                with contextlib.suppress(Exception):
-                    await asyncio.to_thread(tg.purge_updates)
-            if not sent:
-                await asyncio.sleep(self.config.push_interval_seconds)
+        self._push_rounds += 1
+        if self._push_rounds % 720 == 1:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(tg.purge_updates)
+        return await self.push_once()
 
 
 def _has_loop() -> bool:

@@ -15,7 +15,12 @@
   do is audited with their id (by the services); a refused command is audited with who, what and why,
   answered in the topic with the reason, and changes nothing else.
 * Every few seconds it also finds work on its own: topics to open, rows to deliver, hand-backs to finish,
-  held conversations idle too long (back to the queue, with a note in the topic).
+  held conversations idle too long (back to the queue, with a note in the topic). With several replicas
+  and workers, the sweep and the idle check each run in one process (leases, bot.services.leases), and a
+  hand-over is served by one process at a time (a claim on it), so rows are posted and topics made once;
+  a topic is recorded only where none is yet (handoff.set_topic), and a topic made in vain is deleted.
+* Telegram's 400s are handled at once, never resent unchanged: a deleted topic is made again, a topic
+  already as asked is fine, a row Telegram refuses is replaced by a short notice in the topic.
 
 Needs the bot to be an admin of the group with the right to manage topics (admins see every message)."""
 from __future__ import annotations
@@ -32,10 +37,10 @@ from telegram import Message, User
 from telegram.error import BadRequest, TelegramError
 
 from bot import replies_handoff as words
-from bot.services import audit, handoff
+from bot.services import audit, handoff, leases
 from bot.services.handoff import TO_TOPIC, TO_USER, HandoffView, MessageView
 from connectors.handoff import HandoffHub
-from connectors.telegram_out import CleanBotTelegramOutput, split_text
+from connectors.telegram_out import CleanBotTelegramOutput, not_modified, refused, split_text, topic_gone
 
 logger = logging.getLogger(__name__)
 
@@ -48,24 +53,17 @@ SUPERVISOR_ONLY_KO = {
     "case": "케이스 상태 변경은 책임자만 할 수 있어요. 책임자에게 요청해 주세요.",
 }
 MEMBERSHIP_UNKNOWN_KO = "지금은 상담원 그룹 멤버인지 확인할 수 없어서 실행하지 않았어요. 잠시 후 다시 해 주세요."
-_GONE = ("message thread not found", "topic_deleted", "topic_id_invalid", "thread not found", "topic not found")
-_NOT_MODIFIED = ("topic_not_modified", "topic not modified")
+ROW_REFUSED_KO = "⚠️ 텔레그램이 받지 않는 메시지가 있어서 이 토픽에 옮기지 못했어요. ({error})"
+# Leases: one sweep and one idle check across all replicas and workers; a claim per hand-over being served.
+SWEEP_LEASE = "telegram-desk-sweep"
+IDLE_LEASE = "handoff-idle"
+WORK_CLAIM_SECONDS = 30.0
 _RPT = re.compile(r"^RPT-\d{4}-\d{6}$", re.I)
 _IPP = re.compile(r"^IPP-\d{4}-\d{6}$", re.I)
 
 
 class TopicGone(Exception):
     """The topic was deleted (or Telegram no longer finds it): make a new one."""
-
-
-def topic_gone(error: TelegramError) -> bool:
-    text = str(error).lower()
-    return any(marker in text for marker in _GONE)
-
-
-def not_modified(error: TelegramError) -> bool:
-    text = str(error).lower()
-    return any(marker in text for marker in _NOT_MODIFIED)
 
 
 def parse_command(text: str) -> tuple[Optional[str], str]:
@@ -100,7 +98,7 @@ def _photo_bytes(path: Optional[str]) -> Optional[bytes]:
 class AgentDesk:
     def __init__(self, bot: Any, output: CleanBotTelegramOutput, chat_id: int, hub: HandoffHub,
                  allow_ids: frozenset[int] = frozenset(), cache_seconds: float = 60, interval: float = 2,
-                 supervisor_ids: frozenset[int] = frozenset()):
+                 supervisor_ids: frozenset[int] = frozenset(), holder: Optional[str] = None):
         self.bot = bot
         self.output = output
         self.chat_id = int(chat_id)
@@ -111,36 +109,33 @@ class AgentDesk:
         self.interval = interval
         self._locks: dict[int, asyncio.Lock] = {}
         self._members: dict[int, tuple[bool, float]] = {}
-        self._task: Optional[asyncio.Task] = None
+        self._tasks: list[asyncio.Task] = []
+        self.holder = holder or leases.holder_id("desk")
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
         self.hub.desk = self
-        self._task = asyncio.create_task(self._loop(), name="telegram-agent-desk")
+        self._tasks = [
+            asyncio.create_task(leases.run_with_lease(SWEEP_LEASE, self.sweep, self.interval, holder=self.holder),
+                                name="telegram-agent-desk"),
+            asyncio.create_task(leases.run_with_lease(IDLE_LEASE, self.release_idle, self.interval,
+                                                      holder=self.holder), name="handoff-idle"),
+        ]
 
     async def stop(self) -> None:
         if self.hub.desk is self:
             self.hub.desk = None
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        for task in self._tasks:  # each gives its lease back as it ends
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - one bad round must not stop the desk
-                logger.exception("agent desk: a sweep failed; trying again shortly")
-            await asyncio.sleep(self.interval)
-
-    async def sweep(self) -> None:
+    async def release_idle(self) -> None:
         for released in await asyncio.to_thread(handoff.release_idle):
             logger.info("hand-over #%s went back to the queue (idle)", released.id)
+
+    async def sweep(self) -> None:
         for handoff_id in await asyncio.to_thread(handoff.needing_work):
             try:
                 await self.work(handoff_id)
@@ -158,8 +153,14 @@ class AgentDesk:
     # ------------------------------------------------------------------ one hand-over's pending work
 
     async def work(self, handoff_id: int) -> None:
-        """Opens its topic if needed, delivers what waits in both directions, finishes a hand-back."""
-        async with self._lock(handoff_id):
+        """Opens its topic if needed, delivers what waits in both directions, finishes a hand-back.
+
+        Skipped while another process serves the hand-over (a sweep there, or a message that came in
+        there): what is left afterwards, the next sweep finds."""
+        async with self._lock(handoff_id), \
+                leases.holding(f"handoff-desk:{handoff_id}", self.holder, WORK_CLAIM_SECONDS, forget=True) as held:
+            if held is None:
+                return
             view = await asyncio.to_thread(handoff.get, handoff_id)
             if view is None:
                 return
@@ -204,6 +205,13 @@ class AgentDesk:
         topic = await self.bot.create_forum_topic(self.chat_id, words.topic_name(view))
         return topic.message_thread_id
 
+    async def _drop_topic(self, thread: int) -> None:
+        """Deletes a topic made in vain (another desk recorded its own first, or the history never got in)."""
+        try:
+            await self.bot.delete_forum_topic(self.chat_id, thread)
+        except TelegramError as error:
+            logger.warning("agent desk: could not delete the spare topic %s: %s", thread, error)
+
     async def _reopen(self, thread: int, view: HandoffView) -> bool:
         """Reopens the user's earlier topic; False if it is gone."""
         try:
@@ -223,21 +231,38 @@ class AgentDesk:
         created = thread is None
         if created:
             thread = await self._new_topic(view)
-        # Known at once, so what agents write while the history is still being posted finds the hand-over.
-        await asyncio.to_thread(handoff.set_topic, view.id, thread)
+        # Known at once, so what agents write while the history is still being posted finds the hand-over;
+        # recorded only if no other desk recorded one meanwhile, else that one is the topic.
+        if not await self._record_topic(view, thread, None, created):
+            return
         try:
             try:
                 await self._post_history(view, thread)
             except TopicGone:
                 if created:
                     raise
-                thread = await self._new_topic(view)  # reopened, yet Telegram no longer finds it
-                await asyncio.to_thread(handoff.set_topic, view.id, thread)
+                fresh = await self._new_topic(view)  # reopened, yet Telegram no longer finds it
+                if not await self._record_topic(view, fresh, thread, True):
+                    return
+                thread, created = fresh, True
                 await self._post_history(view, thread)
         except BaseException:
-            await asyncio.to_thread(handoff.set_topic, view.id, None)  # the next round starts again
+            await asyncio.to_thread(handoff.set_topic, view.id, None, thread)  # the next round starts again
+            if created:
+                await self._drop_topic(thread)
             raise
         logger.info("hand-over #%s: topic %s %s", view.id, thread, "created" if created else "reopened")
+
+    async def _record_topic(self, view: HandoffView, thread: int, previous: Optional[int], created: bool) -> bool:
+        """Records `thread` as the hand-over's topic if it still has `previous`; False (and the topic we made
+        deleted) if another desk's topic is recorded instead."""
+        recorded = await asyncio.to_thread(handoff.set_topic, view.id, thread, previous)
+        if recorded == thread:
+            return True
+        logger.info("hand-over #%s: topic %s was recorded elsewhere first; %s dropped", view.id, recorded, thread)
+        if created:
+            await self._drop_topic(thread)
+        return False
 
     def _card(self, view: HandoffView) -> str:
         from bot.services import ipp, orders, reports
@@ -309,14 +334,22 @@ class AgentDesk:
                 await self._post_row(view.topic_id, row)
             except TopicGone:
                 logger.warning("hand-over #%s: topic %s is gone; making a new one", view.id, view.topic_id)
-                await asyncio.to_thread(handoff.set_topic, view.id, None)
+                await asyncio.to_thread(handoff.set_topic, view.id, None, view.topic_id)
                 fresh = await asyncio.to_thread(handoff.get, view.id)
                 if fresh.is_open:
-                    await self._open_topic(fresh)  # its history carries these rows
+                    if fresh.topic_id is None:  # else another desk made the new one already
+                        await self._open_topic(fresh)  # its history carries these rows
                 else:
                     await asyncio.to_thread(handoff.mark_delivered, [r.id for r in rows])
                 return
             except TelegramError as error:
+                if refused(error):  # sent again it fails again: a notice takes its place, and on we go
+                    logger.warning("hand-over #%s: Telegram refused message %s for the topic; dropped: %s",
+                                   view.id, row.id, error)
+                    with contextlib.suppress(TopicGone, TelegramError):
+                        await self._send(view.topic_id, ROW_REFUSED_KO.format(error=error))
+                    await asyncio.to_thread(handoff.mark_delivered, row.id)
+                    continue
                 await asyncio.to_thread(handoff.mark_failed, row.id, f"{type(error).__name__}: {error}")
                 logger.warning("hand-over #%s: posting to the topic failed: %s", view.id, error)
                 return  # keep the order: try again with this row
@@ -522,7 +555,7 @@ class AgentDesk:
 
     async def _relay(self, thread: int, user: User, view: HandoffView, text: str,
                      sources: list[tuple[str, Optional[int]]]) -> None:
-        from bot.services.photos import accept_bytes
+        from bot.services.photos import accept_bytes_async
 
         shas: list[str] = []
         failed = False
@@ -531,7 +564,7 @@ class AgentDesk:
             if data is None:
                 failed = True
                 continue
-            accepted = await asyncio.to_thread(accept_bytes, [data])
+            accepted = await accept_bytes_async([data])
             shas += accepted.ids
             failed = failed or bool(accepted.errors_ko)
         if failed:

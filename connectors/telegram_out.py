@@ -4,6 +4,12 @@ Limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avo
 messages per second overall and one per second in a chat. Every request python-telegram-bot makes goes
 through `CleanBotRateLimiter`, so replies, pushed status updates and typing actions share one budget;
 a `RetryAfter` (HTTP 429) pauses all sending for the time Telegram asks and then retries the request.
+
+Errors by kind: only what can succeed later is retried here — 429 after its `retry_after`, 5xx and
+connection failures, and timeouts of requests that cannot have done anything twice. A 400 (`BadRequest`)
+is raised at once for the caller to handle (`topic_gone`, `not_modified`) or drop (`refused`): in
+python-telegram-bot 22 `BadRequest` and `TimedOut` are subclasses of `NetworkError`, so they are told
+apart before the network case.
 """
 from __future__ import annotations
 
@@ -14,10 +20,11 @@ from collections import deque
 from datetime import timedelta
 from typing import Any, Callable, Coroutine, Iterable, Optional
 
+import httpx
 from rasa.core.channels.channel import OutputChannel
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ChatAction
-from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import BaseRateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
@@ -31,6 +38,13 @@ MAX_CAPTION = 1024
 # Requests that put a message into a chat count against the per-chat limit.
 _CHAT_LIMITED_PREFIXES = ("send", "copyMessage", "forwardMessage")
 _NOT_CHAT_LIMITED = {"sendChatAction"}
+# Requests that make something new: after a timeout it may exist already, so they are not sent again.
+_CREATING_PREFIXES = _CHAT_LIMITED_PREFIXES + ("createForumTopic",)
+
+# What Telegram's 400 descriptions say (lower-cased substrings).
+_THREAD_GONE = ("message thread not found", "topic_deleted", "topic_id_invalid", "thread not found",
+                "topic not found")
+_NOT_MODIFIED = ("topic_not_modified", "topic not modified", "message is not modified")
 
 
 def utf16_len(text: str) -> int:
@@ -95,6 +109,33 @@ def keyboard_rows(buttons: list[dict[str, Any]], callback_data: Callable[[str], 
     if len(made) <= 3 and sum(len(b.text) for b in made) <= 24:
         return [made]
     return [[b] for b in made]
+
+
+# ---------------------------------------------------------------- errors by kind
+
+
+def topic_gone(error: TelegramError) -> bool:
+    """A 400 saying the forum topic was deleted (or never existed): make a new one."""
+    return isinstance(error, BadRequest) and any(m in str(error).lower() for m in _THREAD_GONE)
+
+
+def not_modified(error: TelegramError) -> bool:
+    """A 400 saying the topic or message already is as asked: nothing to do."""
+    return isinstance(error, BadRequest) and any(m in str(error).lower() for m in _NOT_MODIFIED)
+
+
+def refused(error: BaseException) -> bool:
+    """Telegram understood the request and refuses it (400, or 403: blocked by the user, not in the chat):
+    sent again unchanged it fails the same way."""
+    return isinstance(error, (BadRequest, Forbidden))
+
+
+def may_have_arrived(error: TimedOut, endpoint: str) -> bool:
+    """Whether a timed-out request may have made its message or topic anyway. Connect and pool timeouts
+    never reached Telegram; reading the answer of a sendMessage did."""
+    if isinstance(error.__cause__, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return False
+    return endpoint.startswith(_CREATING_PREFIXES) and endpoint not in _NOT_CHAT_LIMITED
 
 
 # ---------------------------------------------------------------- rate limiting
@@ -219,10 +260,12 @@ class CleanBotRateLimiter(BaseRateLimiter[int]):
                     raise
                 logger.info("Telegram asked to wait %.1fs (%s); retrying", wait, endpoint)
                 self._paused_until = max(self._paused_until, time.monotonic() + wait)
-            except TimedOut:
-                raise  # the request may have arrived: retrying could send it twice
+            except BadRequest:
+                raise  # a 400 comes back the same however often it is sent: the caller handles it at once
             except NetworkError as error:
-                # 5xx and connection failures: Telegram did not take the request; try again a little later.
+                # 5xx, connection failures, timeouts: Telegram did not take the request; try again a little later.
+                if isinstance(error, TimedOut) and may_have_arrived(error, endpoint):
+                    raise  # the message may be in the chat already: a retry could send it twice
                 network_failures += 1
                 if network_failures > self.network_retries:
                     raise

@@ -107,3 +107,13 @@ def demo_orders() -> dict:
 @pytest.fixture(scope="session")
 def orders_by_customer():
     return demo_orders()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_message_rate():
+    """The per-sender message rate is kept per process: each test starts with nobody over it."""
+    from connectors import doors
+
+    doors._limits.clear()
+    yield
+    doors._limits.clear()

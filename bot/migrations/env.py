@@ -6,6 +6,14 @@ from bot.models import Base
 
 config = context.config
 
+# Rasa's own tables (bot/tracker_store.py creates them, and TRACKER_TABLES there names them): not ours to
+# migrate, so autogenerate must not propose to drop them. A test checks the two lists agree.
+RASA_TABLES = frozenset({"events"})
+
+
+def _ours(name, type_, _parent) -> bool:
+    return not (type_ == "table" and name in RASA_TABLES)
+
 
 def run_migrations() -> None:
     url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url") or None
@@ -16,6 +24,7 @@ def run_migrations() -> None:
             target_metadata=Base.metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_name=_ours,
         )
         with context.begin_transaction():
             context.run_migrations()

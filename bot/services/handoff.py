@@ -363,10 +363,15 @@ def rate(channel: str, sender_id: str, rating: int) -> Rated:
 # ---------------------------------------------------------------- the agents' side
 
 
-def set_topic(handoff_id: int, topic_id: Optional[int]) -> None:
+def set_topic(handoff_id: int, topic_id: Optional[int], previous: Optional[int] = None) -> Optional[int]:
+    """Sets the hand-over's topic only if it is still `previous` (None: it has none yet), so of two desks
+    (replicas) that made a topic at the same time one wins. Returns the topic it has now: `topic_id` if
+    this call won, else the winner's (the caller drops its own)."""
+    current = Handoff.topic_id.is_(None) if previous is None else Handoff.topic_id == previous
     with transaction() as session:
-        session.execute(update(Handoff).where(Handoff.id == handoff_id).values(topic_id=topic_id)
+        session.execute(update(Handoff).where(Handoff.id == handoff_id, current).values(topic_id=topic_id)
                         .execution_options(synchronize_session=False))
+        return session.execute(select(Handoff.topic_id).where(Handoff.id == handoff_id)).scalar_one_or_none()
 
 
 def _hold(handoff: Handoff, agent_id: str, agent_name: str, now: datetime) -> None:

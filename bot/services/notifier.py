@@ -8,7 +8,9 @@ Every state change writes its outbox rows in the same transaction as the change
 * Push (Telegram, socket.io): `due(channel)` lists what is waiting; the sender calls
   `mark_delivered(id)` only after the channel accepted the message and `mark_failed(id, error)`
   otherwise (exponential backoff). `push_due(channel, send)` does all of that, and first claims each
-  row for a short lease so two push loops never send the same row.
+  row for a short lease (a conditional UPDATE, on SQLite and PostgreSQL alike) so two push loops —
+  other replicas, or the web chat's pages of one sender open on two servers — never send the same row.
+  A `send` that raises `Undeliverable` (the channel refused the message as it is) gives the row up at once.
 
 A row that failed `MAX_ATTEMPTS` times stays undelivered (kept for the team to look at) but is no
 longer due.
@@ -19,7 +21,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Optional
 
 from sqlalchemy import select, update
 
@@ -36,6 +38,11 @@ MAX_ATTEMPTS = 10
 # If the process dies while holding it, the row is due again after the lease.
 CLAIM_LEASE_SECONDS = 60
 MAX_ERROR_CHARS = 2000
+
+
+class Undeliverable(Exception):
+    """Raised by a push `send` when the channel refused the message itself (Telegram's 400 or 403): sent
+    again unchanged it would fail the same way, so the row is given up at once rather than retried."""
 
 
 @dataclass(frozen=True)
@@ -116,18 +123,22 @@ def mark_delivered(notification_id: int) -> bool:
         return result.rowcount == 1
 
 
-def mark_failed(notification_id: int, error: str) -> None:
-    """One more failed attempt: backoff on next_attempt_at, the error kept. Delivered rows stay as they are."""
+def mark_failed(notification_id: int, error: str, final: bool = False) -> None:
+    """One more failed attempt: backoff on next_attempt_at, the error kept. Delivered rows stay as they are.
+    final: no more attempts (the row stays undelivered, kept for the team)."""
     with transaction() as session:
         notification = session.execute(
             select(Notification).where(Notification.id == notification_id).with_for_update()
         ).scalar_one_or_none()
         if notification is None or notification.delivered_at is not None:
             return
-        notification.attempts = (notification.attempts or 0) + 1
+        notification.attempts = MAX_ATTEMPTS if final else (notification.attempts or 0) + 1
         notification.last_error = str(error)[:MAX_ERROR_CHARS]
         notification.next_attempt_at = clock.utcnow() + timedelta(seconds=backoff_seconds(notification.attempts))
-        if notification.attempts >= MAX_ATTEMPTS:
+        if final:
+            logger.error("notification %s refused by the channel, given up (kept undelivered): %s",
+                         notification_id, notification.last_error)
+        elif notification.attempts >= MAX_ATTEMPTS:
             logger.error(
                 "notification %s gave up after %s attempts (kept undelivered): %s",
                 notification_id, notification.attempts, notification.last_error,
@@ -155,18 +166,24 @@ def _claim(notification_id: int) -> bool:
         return result.rowcount == 1
 
 
-async def push_due(channel: str, send: Callable[[str, str], Awaitable[None]]) -> int:
+async def push_due(channel: str, send: Callable[[str, str], Awaitable[None]],
+                   only: Optional[Callable[[str], bool]] = None, limit: int = 100) -> int:
     """Sends every due row of `channel` with `await send(external_id, text)`; returns how many were delivered.
 
-    A row is marked delivered only after `send` returned; an exception marks it failed (backoff)."""
+    only: the accounts this process can reach (the web chat: senders with a socket here); the others'
+    rows are not claimed, so they stay due for whoever can. A row is marked delivered only after `send`
+    returned; an exception marks it failed (backoff), `Undeliverable` gives it up."""
     delivered = 0
-    for pending in await asyncio.to_thread(due, channel):
+    for pending in await asyncio.to_thread(due, channel, limit):
+        if only is not None and not only(pending.external_id):
+            continue
         if not await asyncio.to_thread(_claim, pending.id):
             continue
         try:
             await send(pending.external_id, pending.text)
         except Exception as error:  # noqa: BLE001 - any failure of the channel is retried later
-            await asyncio.to_thread(mark_failed, pending.id, f"{type(error).__name__}: {error}")
+            final = isinstance(error, Undeliverable)
+            await asyncio.to_thread(mark_failed, pending.id, f"{type(error).__name__}: {error}", final)
             continue
         if await asyncio.to_thread(mark_delivered, pending.id):
             delivered += 1

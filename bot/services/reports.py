@@ -68,21 +68,21 @@ def business_days_after(start: datetime, days: int) -> datetime:
 
 
 def save_photos(session: Session, stored: Iterable) -> None:
-    """Photo rows for files bot.photos stored (content-addressed, so idempotent)."""
-    for photo in stored:
-        if session.get(Photo, photo.sha256) is None:
-            session.add(
-                Photo(
-                    sha256=photo.sha256,
-                    path=str(photo.path),
-                    mime=photo.mime,
-                    width=photo.width,
-                    height=photo.height,
-                    size_bytes=photo.size_bytes,
-                    phash=photo.phash,
-                    created_at=utcnow(),
-                )
-            )
+    """Photo rows for files bot.photos stored (content-addressed, so idempotent — also when two requests
+    store the same picture at once: the second insert does nothing instead of failing)."""
+    rows = [dict(sha256=p.sha256, path=str(p.path), mime=p.mime, width=p.width, height=p.height,
+                 size_bytes=p.size_bytes, phash=p.phash, created_at=utcnow())
+            for p in {p.sha256: p for p in stored}.values()]
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - only the two supported databases
+        raise RuntimeError(f"unsupported database: {dialect}")
+    session.execute(insert(Photo).values(rows).on_conflict_do_nothing(index_elements=["sha256"]))
     session.flush()
 
 

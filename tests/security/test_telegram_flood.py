@@ -19,10 +19,3 @@ def test_a_flooding_telegram_user_is_told_once_and_the_rest_is_dropped(monkeypat
     assert [c.text for c in fake.wait_quiet(other, since=0, quiet=1.0, timeout=30)] == ["받았어요: 안녕하세요"]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_limiters():
-    from connectors import doors
-
-    doors._limits.clear()
-    yield
-    doors._limits.clear()

@@ -13,7 +13,9 @@ sendPhoto with message_thread_id). Topics are tracked (`topics`): `delete_topic`
 on it fail the way Telegram does ("message thread not found" / TOPIC_ID_INVALID), and reopening an open
 topic answers TOPIC_NOT_MODIFIED. `members` maps user ids to their getChatMember status (default
 "left"). `topic_update` and `topic_closed_update` build messages in a forum topic. Every call is recorded with its arrival time (`calls`); `fail(...)` makes the next
-matching calls answer 429 with retry_after, or 5xx. Tests build updates with `text_update`,
+matching calls answer 429 with retry_after, 5xx, or a 400 with a given description;
+`deleteForumTopic` deletes a topic; `max_in_flight[method]` is the most calls of a method answered at
+the same time (two long pollers of one bot would make it 2). Tests build updates with `text_update`,
 `photo_update`, `callback_update`, … and either queue them for getUpdates (`queue_update`) or post them
 to the registered webhook like Telegram does (`deliver`)."""
 from __future__ import annotations
@@ -94,6 +96,8 @@ class FakeBotAPI:
         self.webhook: dict[str, Any] = {}
         self.topics: dict[int, dict[str, Any]] = {}  # message_thread_id -> {"name", "closed", "deleted"}
         self.members: dict[int, str] = {}  # user id -> getChatMember status in any group
+        self.in_flight: dict[str, int] = {}  # method -> calls being answered now
+        self.max_in_flight: dict[str, int] = {}  # method -> the most at once
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._new_update: Optional[asyncio.Event] = None
         self._thread: Optional[threading.Thread] = None
@@ -134,7 +138,8 @@ class FakeBotAPI:
             pending = [t for t in asyncio.all_tasks(self._loop) if not t.done()]
             for task in pending:
                 task.cancel()
-            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            if pending:  # gather() of nothing asks for the thread's current loop, which uvloop refuses
+                self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             self._loop.close()
 
         self._thread = threading.Thread(target=serve, name="fake-bot-api", daemon=True)
@@ -383,12 +388,18 @@ class FakeBotAPI:
         if handler is None:
             call.status = 404
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+        with self._lock:
+            self.in_flight[method] = self.in_flight.get(method, 0) + 1
+            self.max_in_flight[method] = max(self.max_in_flight.get(method, 0), self.in_flight[method])
         try:
             result = await handler(params)
         except _ApiError as error:
             call.status = error.status
             return web.json_response({"ok": False, "error_code": error.status, "description": error.description},
                                      status=error.status)
+        finally:
+            with self._lock:
+                self.in_flight[method] -= 1
         call.result = result
         return web.json_response({"ok": True, "result": result})
 
@@ -521,6 +532,11 @@ class FakeBotAPI:
         if not topic["closed"]:
             raise _ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
         topic["closed"] = False
+        return True
+
+    async def _m_deleteForumTopic(self, params: dict) -> bool:
+        topic = self._topic(params)
+        topic["deleted"] = True
         return True
 
     async def _m_getChatMember(self, params: dict) -> dict:
