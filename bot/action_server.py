@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import hmac
-import os
 import logging
 
 from sanic import Sanic, response
@@ -75,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     host = bind_host(settings.action_host, settings)
     port = args.port or settings.action_port
-    workers = int(os.environ.get("ACTION_SERVER_SANIC_WORKERS") or settings.worker_count)
+    workers = settings.action_worker_count
     logger.info("action server on http://%s:%s with %s worker(s)", host, port, workers)
     app.run(host, port, workers=workers, access_log=False, motd=False)
     return 0

@@ -226,6 +226,27 @@ class Target:
     pool_file: Optional[Path] = None
     user_class: str = "CleanbotUser"
     notes: dict = field(default_factory=dict)
+    database_url: Optional[str] = None  # PostgreSQL: its backends' CPU is counted as db_cores
+
+    def db_pids(self) -> list[int]:
+        """PostgreSQL backends serving this target's database (same machine), else nothing."""
+        if not self.database_url or not self.database_url.startswith("postgresql"):
+            return []
+        try:
+            from sqlalchemy import create_engine, text
+            from sqlalchemy.engine import make_url
+
+            engine = create_engine(self.database_url, future=True)
+            try:
+                with engine.connect() as conn:
+                    rows = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :db AND "
+                                             "pid <> pg_backend_pid()"),
+                                        {"db": make_url(self.database_url).database}).scalars().all()
+            finally:
+                engine.dispose()
+            return [int(r) for r in rows]
+        except Exception:  # noqa: BLE001 - accounting only
+            return []
 
 
 def wait_http(url: str, timeout: float, alive=lambda: True) -> None:
@@ -324,7 +345,7 @@ def cleanbot_target(profile: str, pool_size: int, extra_env: dict, pg_admin: str
             servers = BotServers(model, free_port(), free_port(), env=env, log_dir=log_dir)
             servers.start()
             try:
-                yield Target(profile, servers.rasa_url, [p.pid for p in servers.processes], pool_file,
+                yield Target(profile, servers.rasa_url, [p.pid for p in servers.processes], pool_file, database_url=url,
                              notes={"database": _scheme(url), "mode": env.get("CLEANBOT_MODE"),
                                     "workers": env.get("CLEANBOT_WORKERS", "1"),
                                     "redis": bool(env.get("CLEANBOT_REDIS_URL")), "logs": str(log_dir),
@@ -398,7 +419,7 @@ def url_target(profile: str, url: str, pool_size: int, database_url: Optional[st
     wait_http(url.rstrip("/") + "/webhooks/rest/", 30)
     entries = make_order_pool(pool_size, database_url, jwt_secret=jwt_secret)
     yield Target(profile, url.rstrip("/"), [], write_pool(home / f"pool-{profile}.json", entries),
-                 notes={"database": _scheme(database_url), "signed": bool(jwt_secret)})
+                 notes={"database": _scheme(database_url), "signed": bool(jwt_secret)}, database_url=database_url)
 
 
 # ------------------------------------------------------------------ where a message's time goes
@@ -559,7 +580,7 @@ def _percentile(values: list[float], pct: float) -> float:
 
 
 def format_trace(rows: list[dict], messages: int) -> str:
-    lines = [f"where a message's time goes in the Rasa server ({messages} messages, one conversation at a time)",
+    lines = [f"where a message's time goes in the Rasa server (wall clock, {messages} messages)",
              f"{'phase':<16} {'mean ms':>8} {'p50 ms':>8} {'p95 ms':>8} {'share':>6}"]
     for r in rows:
         share = "" if r["share"] is None else f"{100 * r['share']:.0f}%"
@@ -617,6 +638,8 @@ class Step:
     max_ms: Optional[float] = None
     server_cpu_ms_per_msg: Optional[float] = None
     server_cores: Optional[float] = None
+    db_cpu_ms_per_msg: Optional[float] = None  # PostgreSQL backends of the target's database
+    db_cores: Optional[float] = None
     locust_cores: Optional[float] = None
     other_cores: Optional[float] = None
     load_avg_1m: Optional[float] = None
@@ -662,6 +685,7 @@ def run_step(bin_dir: Path, target: Target, users: int, duration: float, prefix:
                "--loglevel", "WARNING", "--exit-code-on-error", "0"]
     trace_log = Path(target.notes["logs"]) / "rasa.log" if target.notes.get("logs") else None
     trace_from = trace_log.stat().st_size if trace_log and trace_log.exists() else 0
+    db_before = {pid: _proc_stat(pid) for pid in target.db_pids()}
     server_before, (busy_before, total_before) = tree_cpu_ticks(target.pids), machine_ticks()
     started = time.monotonic()
     spies = start_py_spy(bin_dir, target, duration, prefix) if py_spy else []
@@ -672,6 +696,12 @@ def run_step(bin_dir: Path, target: Target, users: int, duration: float, prefix:
     elapsed = time.monotonic() - started
     server_ticks = tree_cpu_ticks(target.pids) - server_before
     busy_after, total_after = machine_ticks()
+    db_ticks = 0
+    if target.database_url:
+        for pid in set(db_before) | set(target.db_pids()):
+            now, then = _proc_stat(pid), db_before.get(pid)
+            if now:
+                db_ticks += now[1] - (then[1] if then else 0)
     spy_profiles = finish_py_spy(spies)
     if process.returncode not in (0, 1):
         raise RuntimeError(f"locust failed ({process.returncode}); see {prefix}.log")
@@ -698,8 +728,13 @@ def run_step(bin_dir: Path, target: Target, users: int, duration: float, prefix:
             # Over the whole locust run (spawn and stop included): an upper bound per measured message.
             step.server_cpu_ms_per_msg = round(1000 * server_ticks / ticks_per_core_s / step.requests, 1)
     step.locust_cores = round(locust_s / elapsed, 2)
+    if target.database_url and target.database_url.startswith("postgresql"):
+        step.db_cores = round(db_ticks / ticks_per_core_s / elapsed, 2)
+        if step.requests:
+            step.db_cpu_ms_per_msg = round(1000 * db_ticks / ticks_per_core_s / step.requests, 1)
     machine_busy_s = (busy_after - busy_before) / ticks_per_core_s
-    step.other_cores = round(max(0.0, machine_busy_s - server_ticks / ticks_per_core_s - locust_s) / elapsed, 2)
+    step.other_cores = round(max(0.0, machine_busy_s - (server_ticks + db_ticks) / ticks_per_core_s - locust_s)
+                             / elapsed, 2)
     step.load_avg_1m = round(os.getloadavg()[0], 2)
     step.failure_kinds = [{"name": f.get("Name"), "error": f.get("Error"), "count": int(_number(f.get("Occurrences")) or 0)}
                           for f in failures][:10]
@@ -780,7 +815,7 @@ def format_ms(value: Optional[float]) -> str:
 
 def format_table(steps: list[Step]) -> str:
     header = (f"{'profile':<11} {'users':>5} {'msg/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
-              f"{'errors':>7} {'requests':>8} {'srv CPU ms/msg':>14} {'srv cores':>9} {'others':>6}")
+              f"{'errors':>7} {'requests':>8} {'srv CPU ms/msg':>14} {'srv cores':>9} {'db cores':>8} {'others':>6}")
     lines = [header, "-" * len(header)]
     for s in steps:
         lines.append(
@@ -788,6 +823,7 @@ def format_table(steps: list[Step]) -> str:
             f"{format_ms(s.p99_ms):>7} {s.failures:>7} {s.requests:>8} "
             f"{'-' if s.server_cpu_ms_per_msg is None else f'{s.server_cpu_ms_per_msg:.1f}':>14} "
             f"{'-' if s.server_cores is None else f'{s.server_cores:.2f}':>9} "
+            f"{'-' if s.db_cores is None else f'{s.db_cores:.2f}':>8} "
             f"{'-' if s.other_cores is None else f'{s.other_cores:.2f}':>6}")
     stock = {s.users: s for s in steps if s.profile == "stock"}
     ratios = []
@@ -799,8 +835,9 @@ def format_table(steps: list[Step]) -> str:
         lines.append("")
         lines.append("throughput vs stock Rasa (same users): " + ", ".join(ratios))
     lines.append("")
-    lines.append("srv CPU ms/msg: CPU time of the servers (Rasa + action server, all workers) per message; "
-                 "others: cores busy with processes outside this benchmark (load from other jobs).")
+    lines.append("srv CPU ms/msg: CPU time of the servers (Rasa + action server, all workers) per message; db cores: "
+                 "PostgreSQL backends of the benchmark's database;\nothers: cores busy with everything else "
+                 "(other jobs on the machine, Redis); locust itself is left out of both.")
     return "\n".join(lines)
 
 
@@ -835,8 +872,8 @@ def write_results(run: dict, steps: list[Step], out_dir: Path, name: str) -> tup
     json_path.write_text(json.dumps({"run": run, "steps": [asdict(s) for s in steps]}, ensure_ascii=False, indent=2),
                          encoding="utf-8")
     columns = ["profile", "users", "duration_s", "requests", "failures", "msg_per_s", "p50_ms", "p95_ms", "p99_ms",
-               "avg_ms", "max_ms", "server_cpu_ms_per_msg", "server_cores", "locust_cores", "other_cores",
-               "load_avg_1m"]
+               "avg_ms", "max_ms", "server_cpu_ms_per_msg", "server_cores", "db_cpu_ms_per_msg", "db_cores",
+               "locust_cores", "other_cores", "load_avg_1m"]
     with csv_path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()

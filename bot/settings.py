@@ -129,6 +129,9 @@ class Settings:
     # How often the agent desk looks for work (new hand-overs, messages to relay, hand-backs, idle ones).
     handoff_interval_seconds: float = field(
         default_factory=lambda: float(_env("CLEANBOT_HANDOFF_INTERVAL_SECONDS", "2")))
+    # Load the FAQ index and its sentence encoder when the action server starts (1/0); empty = in
+    # production mode only. Loaded lazily, the first question of each worker waited 10-20 s.
+    faq_preload: str = field(default_factory=lambda: _env("CLEANBOT_FAQ_PRELOAD", "").strip().lower())
 
     @property
     def agent_ids(self) -> frozenset[int]:
@@ -150,8 +153,19 @@ class Settings:
         return self.workers if self.workers > 0 else (os.cpu_count() or 1)
 
     @property
+    def action_worker_count(self) -> int:
+        """rasa-sdk's own ACTION_SERVER_SANIC_WORKERS wins over ours."""
+        return int(os.environ.get("ACTION_SERVER_SANIC_WORKERS") or self.worker_count)
+
+    @property
     def is_production(self) -> bool:
         return self.mode == "production"
+
+    @property
+    def preload_faq(self) -> bool:
+        if self.faq_preload:
+            return self.faq_preload not in ("0", "false", "no", "off")
+        return self.is_production
 
     @property
     def cors_origin_list(self) -> list[str]:

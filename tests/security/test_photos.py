@@ -325,8 +325,8 @@ def test_photos_prune_command(db_url):
     assert refused.returncode == 2 and "0 이상" in refused.stderr
 
 
-def test_the_prune_loop_survives_errors_and_stops_with_the_server(monkeypatch):
-    from bot.services import photo_pruning
+def test_the_prune_loop_survives_errors_and_stops_with_the_server(db_url, monkeypatch):
+    from bot.services import leases, photo_pruning
     from connectors import photo_pruner
 
     monkeypatch.setenv("CLEANBOT_PHOTO_PRUNE_INTERVAL_MINUTES", str(0.02 / 60))  # every 20 ms
@@ -339,6 +339,7 @@ def test_the_prune_loop_survives_errors_and_stops_with_the_server(monkeypatch):
 
     monkeypatch.setattr(photo_pruning, "prune_orphan_photos", flaky_prune)
     monkeypatch.setattr(service, "warm_decode_pool", lambda: None)
+    monkeypatch.setattr(leases, "FAILURE_PAUSE", 0.02)  # the pause after a failed round, 1 s in service
 
     class Blueprint:
         listeners: dict = {}
