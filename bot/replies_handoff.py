@@ -241,6 +241,11 @@ def delivery_failed_ko(error: str) -> str:
     return f"⚠️ 고객에게 메시지를 전달하지 못했어요({error}). 잠시 후 다시 보내 볼게요."
 
 
+def delivery_refused_ko(error: str) -> str:
+    return (f"⚠️ 텔레그램이 이 메시지를 고객에게 전달하지 않았어요({error}). 다시 보내지 않을게요. "
+            "고객이 봇을 차단했다면 다른 연락 수단으로 안내해 주세요.")
+
+
 def refund_done_ko(report, approve: bool, reason: Optional[str]) -> str:
     if approve:
         return (f"💸 {report.number} 환불을 승인했어요: {won(report.refund_amount or report.amount_krw)} "

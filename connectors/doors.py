@@ -4,18 +4,25 @@
 - what: text must be a string, NUL characters removed (PostgreSQL refuses them), long text cut;
   client metadata keeps only what a client may send (`photos`): ids the server sets (`photo_ids`,
   `photo_errors`, ...) are never taken from a client;
-- how often: a per-sender message rate, answered politely in Korean.
+- how often: a per-sender message rate (shared by every server through Redis when configured),
+  answered politely in Korean.
 """
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
+import secrets
 import threading
 import time
+import weakref
 from collections import deque
 from typing import Any, Optional
 
 from bot.auth import AuthError, Identity, bearer_token, bind_sender, valid_subject, verify
 from bot.settings import get_settings
+
+logger = logging.getLogger(__name__)
 
 MAX_TEXT = 10_000
 # The only metadata a client may send; everything else in metadata is set by the server.
@@ -93,7 +100,7 @@ def identify(authorization: Optional[str], claimed_sender: Any) -> tuple[str, Op
 class SenderRateLimit:
     """At most `limit` messages per sender in any `window` seconds (a sliding window, in memory).
 
-    Per process: with several servers each enforces its own share (docs/security.md)."""
+    One process's count: used without Redis (one server), and by every process while Redis is away."""
 
     def __init__(self, limit: int, window: float = 60.0, max_senders: int = 100_000):
         self.limit, self.window, self.max_senders = limit, window, max_senders
@@ -118,7 +125,7 @@ class SenderRateLimit:
                 wait = max(1, math.ceil(times[0] + self.window - now))
                 first = sender not in self._told
                 self._told.add(sender)
-                raise DoorError(429, "rate_limited", RATE_KO.format(seconds=wait), retry_after=wait, first=first)
+                raise rate_refusal(wait, first)
             self._told.discard(sender)
             times.append(now)
 
@@ -128,15 +135,88 @@ class SenderRateLimit:
             self._told.discard(sender)
 
 
-_limits: dict[int, SenderRateLimit] = {}
+def rate_refusal(wait_seconds: int, first: bool) -> DoorError:
+    return DoorError(429, "rate_limited", RATE_KO.format(seconds=wait_seconds), retry_after=wait_seconds,
+                     first=first)
 
 
-def rate_limit() -> SenderRateLimit:
-    """The process's limiter for the configured rate (a new one when the setting changes, as in tests)."""
-    limit = get_settings().messages_per_minute
-    if limit not in _limits:
-        _limits[limit] = SenderRateLimit(limit)
-    return _limits[limit]
+# KEYS: the sender's message times (a sorted set, scored in ms of Redis's own clock, so servers' clocks never
+# matter), the "already told" flag. ARGV: window ms, limit, a random part for the member.
+# Returns {1} when counted, {0, ms to wait, 1 if this is the first refusal since the last accepted message}.
+RATE_LUA = """
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
+  local first = redis.call('SET', KEYS[2], '1', 'NX', 'PX', window)
+  return {0, oldest + window - now_ms, first and 1 or 0}
+end
+redis.call('ZADD', KEYS[1], now_ms, now[1] .. now[2] .. ARGV[3])
+redis.call('PEXPIRE', KEYS[1], window)
+redis.call('DEL', KEYS[2])
+return {1}
+"""
+
+
+class RedisSenderRateLimit:
+    """The same sliding window shared by every worker and replica through Redis (one Lua script per message,
+    atomic on the Redis server). If Redis cannot be reached the process's own count applies meanwhile: a
+    Redis hiccup must not refuse every shopper."""
+
+    def __init__(self, url: str, limit: int, window: float = 60.0, key_prefix: str = "cleanbot:rate:"):
+        self.url, self.limit, self.window, self.key_prefix = url, limit, window, key_prefix
+        self.local = SenderRateLimit(limit, window)
+        # redis.asyncio connections belong to the event loop that opened them (one per Sanic worker).
+        self._scripts: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = weakref.WeakKeyDictionary()
+
+    def _script(self) -> Any:
+        loop = asyncio.get_running_loop()
+        script = self._scripts.get(loop)
+        if script is None:
+            import redis.asyncio
+
+            client = redis.asyncio.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
+            script = self._scripts[loop] = client.register_script(RATE_LUA)
+        return script
+
+    async def check(self, sender: str) -> None:
+        if self.limit <= 0:
+            return
+        key = f"{self.key_prefix}{sender}"
+        try:
+            result = await self._script()(keys=[key, key + ":told"],
+                                          args=[int(self.window * 1000), self.limit, secrets.token_hex(4)])
+        except Exception as error:  # noqa: BLE001 - redis.RedisError, OSError, timeouts
+            logger.warning("message rate: Redis unavailable (%s); counting in this process", error)
+            self.local.check(sender)
+            return
+        if int(result[0]) == 0:
+            raise rate_refusal(max(1, math.ceil(int(result[1]) / 1000)), bool(int(result[2])))
+
+
+_limits: dict[tuple, Any] = {}
+
+
+def rate_limit() -> Any:
+    """The limiter for the configured rate and Redis (a new one when the settings change, as in tests)."""
+    settings = get_settings()
+    key = (settings.messages_per_minute, settings.redis_url)
+    if key not in _limits:
+        _limits[key] = (RedisSenderRateLimit(settings.redis_url, settings.messages_per_minute)
+                        if settings.redis_url else SenderRateLimit(settings.messages_per_minute))
+    return _limits[key]
+
+
+async def check_rate(sender: str) -> None:
+    """Counts one message of `sender` (across all servers when Redis is configured); DoorError(429) when
+    the sender is over CLEANBOT_MESSAGES_PER_MINUTE."""
+    limiter = rate_limit()
+    if isinstance(limiter, RedisSenderRateLimit):
+        await limiter.check(sender)
+    else:
+        limiter.check(sender)
 
 
 def refusal_json(error: Exception) -> tuple[dict, int, dict]:

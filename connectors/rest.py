@@ -24,7 +24,7 @@ from sanic.response import HTTPResponse
 from bot.auth import AuthError
 from bot.services.identity import channel_kind
 from bot.services.photos import accept_base64_async
-from connectors.doors import DoorError, client_metadata, identify, message_text, rate_limit, refusal_json
+from connectors.doors import DoorError, client_metadata, identify, message_text, check_rate, refusal_json
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ async def read_message(request: Request) -> tuple[str, str, dict]:
     if not isinstance(body, dict):
         raise DoorError(400, "bad_json", BAD_JSON_KO)
     sender, _identity = identify(request.headers.get("Authorization"), body.get("sender"))
-    rate_limit().check(sender)
+    await check_rate(sender)
     text, metadata = await prepare_message(body.get("message"), body.get("metadata"))
     if not text:
         raise DoorError(400, "message_empty", EMPTY_KO)

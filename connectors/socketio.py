@@ -32,7 +32,7 @@ from socketio.exceptions import ConnectionRefusedError
 from bot.auth import MISSING_KO, AuthError, Identity, bind_sender, verify
 
 from bot.settings import get_settings
-from connectors.doors import DoorError, message_text, rate_limit
+from connectors.doors import DoorError, check_rate, message_text
 from connectors.rest import prepare_message
 
 logger = logging.getLogger(__name__)
@@ -262,7 +262,7 @@ class CleanBotSocketIOInput(SocketIOInput):
             try:
                 claimed = data.get("session_id")
                 bind_sender(Identity(subject), claimed if claimed not in (None, "") else None)
-                rate_limit().check(subject)
+                await check_rate(subject)
                 text = message_text(data.get("message"))
             except (AuthError, DoorError) as refused:
                 if isinstance(refused, DoorError) and refused.status == 429:

@@ -45,7 +45,7 @@ from telegram.error import BadRequest, Conflict, InvalidToken, TelegramError
 
 from bot.korean import josa
 from bot.services import leases
-from connectors.doors import MAX_TEXT, DoorError, clean_text, rate_limit
+from connectors.doors import MAX_TEXT, DoorError, check_rate, clean_text
 from connectors.rest import PHOTO_ONLY_TEXT
 from connectors.telegram_out import CleanBotRateLimiter, CleanBotTelegramOutput, make_bot, refused
 
@@ -540,7 +540,7 @@ class TelegramRuntime:
         """The per-sender message rate (connectors.doors): a flood is told once when to try again, then
         ignored until it slows down, so the bot does not flood back."""
         try:
-            rate_limit().check(f"telegram:{sender}")
+            await check_rate(f"telegram:{sender}")
         except DoorError as refused:
             if refused.first:
                 await self.output.send_text_message(str(sender), refused.message_ko)

@@ -369,11 +369,17 @@ class AgentDesk:
             try:
                 await self._deliver(view, row)
             except TelegramError as error:
-                attempts = await asyncio.to_thread(handoff.mark_failed, row.id, f"{type(error).__name__}: {error}")
-                logger.warning("hand-over #%s: delivery to the user failed (%s): %s", view.id, attempts, error)
-                if attempts == 1 and view.topic_id:
+                final = refused(error)  # blocked by the user, chat gone: sent again it fails again
+                attempts = await asyncio.to_thread(handoff.mark_failed, row.id, f"{type(error).__name__}: {error}",
+                                                   final)
+                logger.warning("hand-over #%s: delivery to the user failed (%s%s): %s", view.id, attempts,
+                               ", given up" if final else "", error)
+                if (attempts == 1 or final) and view.topic_id:
+                    notice = words.delivery_refused_ko(str(error)) if final else words.delivery_failed_ko(str(error))
                     with contextlib.suppress(TopicGone, TelegramError):
-                        await self._send(view.topic_id, words.delivery_failed_ko(str(error)))
+                        await self._send(view.topic_id, notice)
+                if final:
+                    continue  # the rows after it may still reach the user (a photo refused, a text fine)
                 return
             await asyncio.to_thread(handoff.mark_delivered, row.id)
 

@@ -552,15 +552,16 @@ def mark_delivered(message_ids: list[int] | int) -> int:
         return result.rowcount or 0
 
 
-def mark_failed(message_id: int, error: str) -> int:
-    """One more failed attempt; returns the attempts so far (rows stop being due after MAX_ATTEMPTS)."""
+def mark_failed(message_id: int, error: str, final: bool = False) -> int:
+    """One more failed attempt; returns the attempts so far (rows stop being due after MAX_ATTEMPTS).
+    final: the channel refused it for good (the user blocked the bot): no more attempts, kept undelivered."""
     with transaction() as session:
         row = session.execute(
             select(HandoffMessage).where(HandoffMessage.id == message_id).with_for_update()
         ).scalar_one_or_none()
         if row is None or row.delivered_at is not None:
             return 0
-        row.attempts = (row.attempts or 0) + 1
+        row.attempts = MAX_ATTEMPTS if final else (row.attempts or 0) + 1
         row.last_error = str(error)[:2000]
         return row.attempts
 

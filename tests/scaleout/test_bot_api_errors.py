@@ -14,7 +14,7 @@ from sqlalchemy import select
 from telegram.error import BadRequest, NetworkError, TimedOut
 
 from bot.db import transaction
-from bot.models import ChatIdentity, Notification
+from bot.models import ChatIdentity, HandoffMessage, Notification
 from bot.services import handoff, notifier
 from connectors.telegram_out import CleanBotRateLimiter
 from tests.scaleout.conftest import AGENT_CHAT, wait_until
@@ -108,6 +108,30 @@ def test_a_row_telegram_refuses_is_replaced_by_a_notice_not_resent(channel, fake
     assert handoff.pending_messages(view.id, handoff.TO_TOPIC) == []
     dropped = [r for r in caplog.records if "refused message" in r.getMessage()]
     assert len(dropped) == 1
+
+
+def test_an_agent_reply_to_a_user_who_blocked_the_bot_is_given_up_at_once(channel, fake_api):
+    ch = _desk(channel)
+    user = USER + 3
+    view = handoff.request("telegram", str(user), "request_human", "telegram").handoff
+    thread = _topic_of(view.id)
+    _history_in(fake_api, thread)
+    handoff.claim(view.id, 501, "김상담")
+    ch.loop.run(ch.runtime.desk.work(view.id))  # "상담원이 연결됐어요" reaches the user
+    fake_api.fail("sendMessage", 403, description="Forbidden: bot was blocked by the user", times=10, chat_id=user)
+    since = time.monotonic()
+    said = handoff.agent_says(view.id, 501, "김상담", "확인해 보니 환불이 가능해요")
+    for _ in range(3):  # later rounds do not send it again
+        ch.loop.run(ch.runtime.desk.work(view.id))
+    to_user = [c for c in fake_api.calls_of("sendMessage", since=since) if str(c.params.get("chat_id")) == str(user)]
+    assert [c.status for c in to_user if "환불이 가능해요" in c.text] == [403]
+    notices = [c for c in fake_api.topic_messages(thread, since) if "다시 보내지 않을게요" in c.text]
+    assert len(notices) == 1 and "blocked by the user" in notices[0].text
+    assert handoff.pending_messages(view.id, handoff.TO_USER) == []
+    with transaction() as session:  # kept undelivered for the team, with why
+        row = session.get(HandoffMessage, said.message_ids[-1])
+        assert row.delivered_at is None and row.attempts == handoff.MAX_ATTEMPTS and "blocked" in row.last_error
+    assert _repeated_failures(fake_api, since) == []
 
 
 # ---------------------------------------------------------------- the outbox push and the rate limiter
