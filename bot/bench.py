@@ -7,12 +7,19 @@ errors per step, with the servers' CPU time per message and how busy the rest of
     embedded    SQLite, one Rasa worker, demo mode: what `make run` starts (the default)
     production  PostgreSQL + Redis, CLEANBOT_WORKERS=2, CLEANBOT_MODE=production, signed tokens
     stock       stock Rasa's starter bot (`rasa init --no-prompt`, trained once into var/bench/), `rasa run`
-    replicas    N replicas behind nginx, started elsewhere (`cleanbot run --replicas 2`): give --url
+    replicas    --replicas-count N (default 2) replicas behind nginx (bot.replicas.Replicas) with the production
+                profile's settings and CLEANBOT_WORKERS=1 each; or, with --url, a layout started elsewhere
+                (`cleanbot run --replicas 2`)
     url         any running server: give --url (and --database-url for the shopper pool)
 
 Every profile that starts servers gets a database of its own with a generated pool of shoppers and orders
 (make_order_pool), so real refunds never run out and every conversation is a new tracker. Results:
-benchmarks/load/results/<run>.json and .csv, plus locust's own CSV files per step."""
+benchmarks/load/results/<run>.json and .csv, plus locust's own CSV files per step.
+
+`cleanbot bench soak` runs the replicas layout under load for minutes while a replica is killed (SIGKILL)
+and restarted every --kill-every seconds; the clients retry what a crash broke, and afterwards the database
+is checked: every report a client was told about exists once, no order was reported or refunded twice
+(check_invariants)."""
 from __future__ import annotations
 
 import argparse
@@ -27,10 +34,11 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 import urllib.request
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -48,12 +56,20 @@ DEFAULT_USERS = (1, 8, 32, 64)
 DEFAULT_PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
 PROFILES = ("embedded", "production", "stock", "replicas", "url")
+# Profiles the harness starts with the production settings: a PostgreSQL database, Redis, signed tokens.
+PRODUCTION_LIKE = ("production", "replicas")
+DEFAULT_REPLICAS = 2
 
 # The production profile's environment on top of the generated database, secret and ports. The Redis lock
 # store and the workers read these (bot/settings.py); --env KEY=VALUE adds or overrides any of them.
 PRODUCTION_ENV = {
     "CLEANBOT_MODE": "production",
     "CLEANBOT_WORKERS": "2",
+}
+# On top of PRODUCTION_ENV for harness-started replicas: one worker per replica, since two replicas already
+# use this 2-core machine's cores (--env CLEANBOT_WORKERS=N overrides).
+REPLICAS_ENV = {
+    "CLEANBOT_WORKERS": "1",
 }
 COMMON_ENV = {
     "CLEANBOT_MESSAGES_PER_MINUTE": "0",  # no per-sender limit: the load is the point
@@ -227,6 +243,8 @@ class Target:
     user_class: str = "CleanbotUser"
     notes: dict = field(default_factory=dict)
     database_url: Optional[str] = None  # PostgreSQL: its backends' CPU is counted as db_cores
+    servers: Any = None  # the harness's BotServers or Replicas (the soak's killer restarts replicas)
+    prime_urls: list[str] = field(default_factory=list)  # each replica directly, so every one is primed
 
     def db_pids(self) -> list[int]:
         """PostgreSQL backends serving this target's database (same machine), else nothing."""
@@ -265,12 +283,12 @@ def wait_http(url: str, timeout: float, alive=lambda: True) -> None:
 
 
 @contextmanager
-def _database(profile: str, home: Path, pg_admin: str, keep: bool) -> Iterator[str]:
-    """A new, migrated database for one profile: a SQLite file in `home`, or a PostgreSQL database."""
+def _database(postgres: bool, home: Path, pg_admin: str, keep: bool) -> Iterator[str]:
+    """A new, migrated database for one run: a SQLite file in `home`, or a PostgreSQL database."""
     from bot.db import dispose_engines
     from bot.migrate import upgrade
 
-    if profile != "production":
+    if not postgres:
         url = f"sqlite:///{home / 'cleanbot.db'}"
         upgrade(url)
         try:
@@ -311,47 +329,69 @@ def _env(values: dict) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def server_env(profile: str, extra_env: dict, redis_url: str, home: Path) -> tuple[dict, Optional[str]]:
+    """The environment of the servers the harness starts for `profile`, and the key that signs the pool's
+    tokens (None: demo mode, unsigned). production and replicas share it: replicas differ only in workers."""
+    from bot.auth import new_secret
+
+    env = {**COMMON_ENV, "CLEANBOT_PHOTO_DIR": str(home / "photos"), "CLEANBOT_MODE": "demo"}
+    secret = None
+    if profile in PRODUCTION_LIKE:
+        secret = new_secret() + new_secret()
+        env.update(PRODUCTION_ENV)
+        if profile == "replicas":
+            env.update(REPLICAS_ENV)
+        env.update({"CLEANBOT_JWT_SECRET": secret, "CLEANBOT_REDIS_URL": redis_url})
+    env.update(extra_env)
+    if env.get("CLEANBOT_MODE") == "production":
+        secret = env.get("CLEANBOT_JWT_SECRET") or secret or new_secret() + new_secret()
+        env["CLEANBOT_JWT_SECRET"] = secret
+    return env, secret
+
+
 @contextmanager
 def cleanbot_target(profile: str, pool_size: int, extra_env: dict, pg_admin: str, redis_url: str,
-                    keep: bool = False, log_root: Optional[Path] = None) -> Iterator[Target]:
-    """클린봇 started as `cleanbot run` starts it (bot.runner.BotServers) on free ports, with a database of its
-    own holding the demo set (embedded) or the catalogue only (production) plus the generated pool."""
+                    keep: bool = False, log_root: Optional[Path] = None,
+                    replicas: int = DEFAULT_REPLICAS) -> Iterator[Target]:
+    """클린봇 started as `cleanbot run` starts it on free ports (bot.runner.BotServers; for the replicas
+    profile `replicas` of them behind nginx, bot.replicas.Replicas), with a database of its own holding the
+    demo set (embedded) or the catalogue only (production, replicas) plus the generated pool."""
     from bot import demo
-    from bot.auth import new_secret
+    from bot.replicas import Replicas
     from bot.runner import BotServers, free_port
     from bot.training import train_if_changed
 
     model = train_if_changed()
     home = Path(tempfile.mkdtemp(prefix=f"cleanbot-bench-{profile}-"))
-    env = {**COMMON_ENV, "CLEANBOT_PHOTO_DIR": str(home / "photos"), "CLEANBOT_MODE": "demo"}
-    secret = None
-    if profile == "production":
-        secret = new_secret() + new_secret()
-        env.update(PRODUCTION_ENV)
-        env.update({"CLEANBOT_JWT_SECRET": secret, "CLEANBOT_REDIS_URL": redis_url})
-    env.update(extra_env)
-    if env.get("CLEANBOT_MODE") == "production" and not secret:
-        secret = env.get("CLEANBOT_JWT_SECRET") or new_secret() + new_secret()
-        env["CLEANBOT_JWT_SECRET"] = secret
+    env, secret = server_env(profile, extra_env, redis_url, home)
     try:
-        with _database(profile, home, pg_admin, keep) as url:
+        with _database(profile in PRODUCTION_LIKE, home, pg_admin, keep) as url:
             env["CLEANBOT_DATABASE_URL"] = url
             with _env({"CLEANBOT_DATABASE_URL": url, "CLEANBOT_MODE": "demo"}):
-                if profile != "production":
+                if profile not in PRODUCTION_LIKE:
                     demo.load()  # what `cleanbot setup` gives a fresh clone
                 entries = make_order_pool(pool_size, url, jwt_secret=secret)
             pool_file = write_pool(home / "pool.json", entries)
             log_dir = (log_root or home) / f"logs-{profile}"
-            servers = BotServers(model, free_port(), free_port(), env=env, log_dir=log_dir)
-            servers.start()
+            notes = {"database": _scheme(url), "mode": env.get("CLEANBOT_MODE"),
+                     "workers": env.get("CLEANBOT_WORKERS", "1"), "redis": bool(env.get("CLEANBOT_REDIS_URL")),
+                     "logs": str(log_dir),
+                     "env": {k: v for k, v in env.items() if "SECRET" not in k and "TOKEN" not in k}}
+            if profile == "replicas":
+                # nginx's pid file and temp folders in the run's own folder, not var/nginx of `cleanbot run`.
+                servers = Replicas(model, replicas, free_port(), env=env, log_dir=log_dir, run_dir=home / "nginx")
+                url_of, prime_urls = servers.url, [s.rasa_url for s in servers.servers]
+                notes["replicas"] = replicas
+            else:
+                servers = BotServers(model, free_port(), free_port(), env=env, log_dir=log_dir)
+                url_of, prime_urls = servers.rasa_url, []
             try:
-                yield Target(profile, servers.rasa_url, [p.pid for p in servers.processes], pool_file, database_url=url,
-                             notes={"database": _scheme(url), "mode": env.get("CLEANBOT_MODE"),
-                                    "workers": env.get("CLEANBOT_WORKERS", "1"),
-                                    "redis": bool(env.get("CLEANBOT_REDIS_URL")), "logs": str(log_dir),
-                                    "env": {k: v for k, v in env.items() if "SECRET" not in k and "TOKEN" not in k}})
+                servers.start()
+                # Rasa + action server of every replica, and nginx: all of them serve the messages.
+                yield Target(profile, url_of, [p.pid for p in servers.processes], pool_file, database_url=url,
+                             notes=notes, servers=servers, prime_urls=prime_urls)
             finally:
-                servers.stop()
+                servers.stop()  # also the replicas that did start when a later one did not
     finally:
         if not keep:
             shutil.rmtree(home, ignore_errors=True)
@@ -605,18 +645,21 @@ def say(url: str, sender: str, text: str, token: Optional[str] = None, timeout: 
 def prime(target: Target, state: dict) -> float:
     """Every kind of message once, one at a time, before any timed step: whatever a server loads on first
     use (the FAQ index and its encoder, TensorFlow's graphs, the database's caches) is loaded here and not
-    charged to the first step. Uses the pool's first sender; returns the seconds it took."""
+    charged to the first step. Uses the pool's next sender, one per server (each replica directly, since
+    round robin would give each only some kinds); returns the seconds it took."""
     started = time.monotonic()
     if target.user_class == "StockUser":
         for text in ("hello", "I am sad", "yes", "bye"):
             say(target.url, "stock-prime", text)
         return time.monotonic() - started
     entries = json.loads(target.pool_file.read_text(encoding="utf-8"))["entries"] if target.pool_file else []
-    sender, _refund, cancel, token = entries[0] if entries else ("bench-prime", None, "0" * 16, None)
-    for text in ("안녕하세요", "환불은 언제 되나요?", "최근 주문 보여주세요", "신고 상태 알려 주세요", "가품 신고할게요",
-                 cancel, "로고가 이상해요", "없어요", "아니요", "상담원 연결해 주세요"):
-        say(target.url, sender, text, token)
-    state["senders"] = state.get("senders", 0) + 1
+    for url in target.prime_urls or [target.url]:
+        at = state.get("senders", 0)
+        sender, _refund, cancel, token = entries[at] if at < len(entries) else ("bench-prime", None, "0" * 16, None)
+        for text in ("안녕하세요", "환불은 언제 되나요?", "최근 주문 보여주세요", "신고 상태 알려 주세요", "가품 신고할게요",
+                     cancel, "로고가 이상해요", "없어요", "아니요", "상담원 연결해 주세요"):
+            say(url, sender, text, token)
+        state["senders"] = at + 1
     return time.monotonic() - started
 
 
@@ -670,21 +713,25 @@ def read_locust_csv(prefix: Path) -> tuple[dict, list[dict], list[dict]]:
 
 
 def run_step(bin_dir: Path, target: Target, users: int, duration: float, prefix: Path, state: dict,
-             seed: int = 17, record: bool = True, py_spy: bool = False) -> Step:
+             seed: int = 17, record: bool = True, py_spy: bool = False, reset_stats: bool = True,
+             stop_timeout: float = 10, locust_env: Optional[dict] = None) -> Step:
     """One closed-loop locust run of `users` conversations for `duration` seconds (stats reset once all
-    users are running); `state` carries the pool counters from one step to the next."""
+    users are running, unless `reset_stats` is off); `state` carries the pool counters from one step to the
+    next; `locust_env` adds settings of the locustfile (the soak's retries and client record)."""
     prefix.parent.mkdir(parents=True, exist_ok=True)
     state_file = prefix.parent / f"{prefix.name}.state.json"
     env = {**os.environ, "BENCH_SEED": str(seed), "BENCH_STATE": str(state_file),
-           "BENCH_START": str(state.get("senders", 0)), "BENCH_REFUND_START": str(state.get("refunds", 0))}
+           "BENCH_START": str(state.get("senders", 0)), "BENCH_REFUND_START": str(state.get("refunds", 0)),
+           **(locust_env or {})}
     if target.pool_file:
         env["BENCH_POOL"] = str(target.pool_file)
     command = [str(bin_dir / "locust"), "-f", str(LOCUSTFILE), target.user_class, "--headless",
                "-u", str(users), "-r", str(users), "-t", f"{duration:g}s", "--host", target.url,
-               "--csv", str(prefix), "--reset-stats", "--only-summary", "--stop-timeout", "10",
-               "--loglevel", "WARNING", "--exit-code-on-error", "0"]
-    trace_log = Path(target.notes["logs"]) / "rasa.log" if target.notes.get("logs") else None
-    trace_from = trace_log.stat().st_size if trace_log and trace_log.exists() else 0
+               "--csv", str(prefix), *(["--reset-stats"] if reset_stats else []), "--only-summary",
+               "--stop-timeout", f"{stop_timeout:g}", "--loglevel", "WARNING", "--exit-code-on-error", "0"]
+    # Every Rasa server's log (one, or one per replica) for --trace.
+    trace_logs = sorted(Path(target.notes["logs"]).glob("**/rasa.log")) if target.notes.get("logs") else []
+    trace_from = {log: log.stat().st_size for log in trace_logs}
     db_before = {pid: _proc_stat(pid) for pid in target.db_pids()}
     server_before, (busy_before, total_before) = tree_cpu_ticks(target.pids), machine_ticks()
     started = time.monotonic()
@@ -742,11 +789,12 @@ def run_step(bin_dir: Path, target: Target, users: int, duration: float, prefix:
                       "failures": int(_number(r.get("Failure Count")) or 0), "p50_ms": _number(r.get("50%")),
                       "p95_ms": _number(r.get("95%")), "avg_ms": round(_number(r.get("Average Response Time")) or 0, 1)}
                      for r in per_name]
-    if trace_log and trace_log.exists():
-        with trace_log.open("rb") as handle:
-            handle.seek(trace_from)
-            records = read_trace_text(handle.read().decode("utf-8", errors="replace"))
-        step.trace, step.trace_messages = summarize_trace(records), len(records)
+    records = []
+    for log, offset in trace_from.items():
+        with log.open("rb") as handle:
+            handle.seek(offset if log.stat().st_size >= offset else 0)
+            records += read_trace_text(handle.read().decode("utf-8", errors="replace"))
+    step.trace, step.trace_messages = summarize_trace(records), len(records)
     step.profiles = spy_profiles
     if not record:
         for suffix in ("_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv", ".log"):
@@ -925,17 +973,16 @@ def open_target(profile: str, args, home: Path, pool_size: int, log_root: Path) 
     extra = _env_pairs(args.env)
     if args.trace:
         extra.setdefault(TRACE_ENV, "1")
-    if profile in ("embedded", "production"):
+    if profile in ("embedded", "production") or (profile == "replicas" and not args.url):
         with cleanbot_target(profile, pool_size, extra, args.postgres_url, args.redis_url, keep=args.keep,
-                             log_root=log_root) as target:
+                             log_root=log_root, replicas=args.replicas_count) as target:
             yield target
     elif profile == "stock":
         with stock_target(fresh=args.fresh_stock, log_root=log_root) as target:
             yield target
     else:
         if not args.url:
-            raise SystemExit(f"--profile {profile} needs --url (for replicas: start `cleanbot run --replicas 2` "
-                             "and give nginx's address, e.g. --url http://127.0.0.1:8080)")
+            raise SystemExit("--profile url needs --url")
         secret = args.jwt_secret or os.environ.get("CLEANBOT_JWT_SECRET") or None
         with url_target(profile, args.url, pool_size, args.database_url, secret if args.sign else None,
                         home) as target:
@@ -1011,14 +1058,303 @@ def cmd_bench_load(args) -> int:
     return 0 if steps else 1
 
 
+# ------------------------------------------------------------------ the soak: replicas killed under load
+
+# A client retries a message broken by a crash for this long after its first failure (the locustfile's
+# BENCH_RETRY_SECONDS): a killed replica's conversation lock expires within 10 s and nginx skips a dead
+# replica within 2 s (deploy/nginx.conf), so 30 s is plenty while a stuck layout still shows as failures.
+RETRY_SECONDS = 30.0
+# No kill this close to the end: the conversations it breaks get time to go on before the run stops.
+QUIET_TAIL_SECONDS = 10.0
+DEFAULT_SOAK_USERS = 32
+DEFAULT_SOAK_DURATION = 600.0
+DEFAULT_KILL_EVERY = 120.0
+
+
+@dataclass
+class Kill:
+    replica: int  # 1-based, as in the logs' replica-N folders
+    at_s: float  # seconds after the load started
+    back_s: Optional[float] = None  # how long until it answered again (None: it did not)
+    error: Optional[str] = None
+
+
+class Killer(threading.Thread):
+    """Every `every` seconds kills one replica with SIGKILL, in turn, and starts it again on the same
+    ports (Replicas.restart(i, hard=True)): a crash, not a shutdown. One kill at a time: the next waits until
+    the last one's replica answers again, so at least one replica is always up. Stops at the run's end, and
+    after a replica that does not come back (one replica left: killing it would only measure an outage)."""
+
+    def __init__(self, replicas, every: float, duration: float, log=print):
+        super().__init__(name="soak-killer", daemon=True)
+        self.replicas, self.every, self.duration, self.log = replicas, every, duration, log
+        self.kills: list[Kill] = []
+        self.done = threading.Event()
+        self.started = time.monotonic()
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        super().start()
+
+    def run(self) -> None:
+        count = len(self.replicas.servers)
+        next_at = self.every
+        while not self.done.wait(max(0.0, self.started + next_at - time.monotonic())):
+            at = time.monotonic() - self.started
+            if at > self.duration - QUIET_TAIL_SECONDS:
+                return
+            index = len(self.kills) % count
+            kill = Kill(index + 1, round(at, 1))
+            self.kills.append(kill)
+            self.log(f"   t+{at:5.1f}s  복제 서버 {index + 1}을 SIGKILL로 멈추고 다시 시작해요", flush=True)
+            began = time.monotonic()
+            try:
+                self.replicas.restart(index, hard=True)
+            except Exception as error:  # noqa: BLE001 - reported as a violation, and no more kills
+                kill.error = f"{type(error).__name__}: {error}"
+                self.log(f"   t+{time.monotonic() - self.started:5.1f}s  복제 서버 {index + 1}이 다시 뜨지 않았어요: "
+                         f"{kill.error}", flush=True)
+                return
+            kill.back_s = round(time.monotonic() - began, 1)
+            self.log(f"   t+{time.monotonic() - self.started:5.1f}s  복제 서버 {index + 1}이 {kill.back_s:.1f}초 만에 "
+                     "다시 응답해요", flush=True)
+            next_at += self.every
+
+    def finish(self) -> list[Kill]:
+        """No more kills; waits for a restart under way (the layout is stopped only after it)."""
+        self.done.set()
+        self.join()
+        return self.kills
+
+
+@dataclass
+class SoakCheck:
+    """The soak's invariants against the database, from what the clients saw (the locustfile's
+    BENCH_CLIENTS record). `violations` empty: the crashes cost no money and no report twice."""
+
+    reports_seen: int = 0  # distinct report numbers the clients were told
+    reports_in_db: int = 0
+    refunds_in_db: int = 0
+    granted_reports: int = 0
+    duplicates: int = 0  # orders with two reports or refunds, reports with two refunds, orders told two numbers
+    unseen_reports: int = 0  # in the database but told to no client (a run stopped mid-conversation: no fault)
+    crashed_conversations: int = 0
+    recovered_conversations: int = 0
+    interrupted_conversations: int = 0
+    violations: list = field(default_factory=list)
+
+
+def check_invariants(database_url: str, clients: dict, kills: Optional[list] = None) -> SoakCheck:
+    """Checks, over the whole (the run's own) database:
+
+    - every report number a client saw exists, once, and is for the order that client was claiming;
+    - no order has more than one report or more than one refund, no report more than one refund, and no
+      order was told two different report numbers (a retried "네" that filed a second report);
+    - refunds paid == reports whose refund was granted, each such report with its own refund;
+    - every conversation that met a crash error got a good reply afterwards (unless the run ended first);
+    - every killed replica came back."""
+    from sqlalchemy import create_engine, func, select
+
+    from bot.models import Refund, Report
+
+    check = SoakCheck()
+    problems = check.violations
+    engine = create_engine(database_url, future=True)
+    try:
+        with engine.connect() as conn:
+            reports = conn.execute(select(Report.id, Report.number, Report.order_number, Report.refund_status)).all()
+            refunds = conn.execute(select(Refund.id, Refund.order_number, Refund.report_id)).all()
+            per_number = dict(conn.execute(select(Report.number, func.count()).group_by(Report.number)).all())
+    finally:
+        engine.dispose()
+    check.reports_in_db, check.refunds_in_db = len(reports), len(refunds)
+    by_number = {r.number: r for r in reports}
+
+    def more_than_once(values) -> dict:
+        counts: dict = {}
+        for value in values:
+            counts[value] = counts.get(value, 0) + 1
+        return {k: n for k, n in counts.items() if n > 1}
+
+    for label, found in (("reports", more_than_once(r.order_number for r in reports)),
+                         ("refunds", more_than_once(r.order_number for r in refunds))):
+        for order, n in sorted(found.items()):
+            problems.append(f"order {order} has {n} {label}")
+        check.duplicates += len(found)
+    for report_id, n in sorted(more_than_once(r.report_id for r in refunds).items()):
+        problems.append(f"report id {report_id} has {n} refunds")
+        check.duplicates += 1
+
+    granted = {r.id for r in reports if r.refund_status == "granted"}
+    refunded = {r.report_id for r in refunds}
+    check.granted_reports = len(granted)
+    if len(refunds) != len(granted):
+        problems.append(f"{len(refunds)} refunds paid but {len(granted)} reports with a granted refund")
+    for report_id in sorted(granted - refunded):
+        problems.append(f"report id {report_id} is granted but has no refund")
+    for report_id in sorted(refunded - granted):
+        problems.append(f"report id {report_id} has a refund but its refund is not granted")
+
+    seen: dict[str, set] = {}  # number -> orders the clients were claiming when told it
+    told: dict[str, set] = {}  # order -> numbers its client was told
+    for item in clients.get("reports", []):
+        seen.setdefault(item["number"], set())
+        if item.get("order"):
+            seen[item["number"]].add(item["order"])
+            told.setdefault(item["order"], set()).add(item["number"])
+    check.reports_seen = len(seen)
+    for number, orders in sorted(seen.items()):
+        n = per_number.get(number, 0)
+        if n != 1:
+            problems.append(f"{number}, told to a client, is in the database {n} times")
+        elif orders and orders != {by_number[number].order_number}:
+            problems.append(f"{number} is for order {by_number[number].order_number}, but a client claiming "
+                            f"{', '.join(sorted(orders))} was told it")
+    for order, numbers in sorted(told.items()):
+        if len(numbers) > 1:
+            problems.append(f"order {order}: clients were told {len(numbers)} report numbers ({', '.join(sorted(numbers))})")
+            check.duplicates += 1
+    check.unseen_reports = len(set(by_number) - set(seen))
+
+    check.crashed_conversations = int(clients.get("crashed_conversations", 0))
+    check.recovered_conversations = int(clients.get("recovered_conversations", 0))
+    check.interrupted_conversations = int(clients.get("interrupted_conversations", 0))
+    for lost in clients.get("unrecovered", []):
+        problems.append(f"conversation {lost.get('sender')} did not go on after a crash ({lost.get('error')})")
+    for kill in kills or []:
+        kill = kill if isinstance(kill, dict) else asdict(kill)
+        if kill.get("error"):
+            problems.append(f"replica {kill['replica']} did not come back after the kill at "
+                            f"t+{kill['at_s']}s: {kill['error']}")
+    return check
+
+
+def format_soak(run: dict, step: Step, check: SoakCheck, kills: list[Kill]) -> str:
+    soak = run["soak"]
+    header = (f"{'duration s':>10} {'messages':>8} {'msg/s':>6} {'p95 ms':>7} {'kills':>5} {'retries':>7} "
+              f"{'failures':>8} {'reports seen':>12} {'reports in DB':>13} {'duplicates':>10}")
+    row = (f"{step.duration_s:>10g} {step.requests:>8} {step.msg_per_s:>6.1f} {format_ms(step.p95_ms):>7} "
+           f"{len(kills):>5} {soak['retries']:>7} {step.failures:>8} {check.reports_seen:>12} "
+           f"{check.reports_in_db:>13} {check.duplicates:>10}")
+    lines = [f"soak: {soak['replicas']} replicas behind nginx · {step.users} users · {step.duration_s:g} s · "
+             f"a replica killed (SIGKILL) every {soak['kill_every_s']:g} s", header, "-" * len(header), row, ""]
+    for kill in kills:
+        back = f"answered again {kill.back_s:.1f} s later" if kill.back_s is not None else f"did not come back: {kill.error}"
+        lines.append(f"  t+{kill.at_s:>5.1f}s  replica {kill.replica} killed, {back}")
+    if not kills:
+        lines.append("  no replica was killed (the run was shorter than --kill-every plus the quiet end)")
+    lines.append(f"  conversations that met a crash: {check.crashed_conversations} · went on: "
+                 f"{check.recovered_conversations} · stopped by the end of the run: {check.interrupted_conversations}"
+                 f" · messages retried: {soak['retried_messages']} ({soak['retries']} retries)")
+    lines.append(f"  refunds in DB: {check.refunds_in_db} · reports with a granted refund: {check.granted_reports}"
+                 f" · reports no client was told: {check.unseen_reports}")
+    for kind in step.failure_kinds[:5]:
+        lines.append(f"  failure ×{kind['count']}: {kind['name']}: {str(kind['error'])[:140]}")
+    lines.append("")
+    if check.violations:
+        lines.append(f"INVARIANTS VIOLATED ({len(check.violations)}):")
+        lines.extend(f"  - {v}" for v in check.violations[:30])
+    else:
+        lines.append("invariants: OK (every report told to a client exists once; no order reported or refunded "
+                     "twice; refunds == granted reports; every crashed conversation went on)")
+    return "\n".join(lines)
+
+
+def run_soak(args) -> tuple[dict, Optional[Step], SoakCheck, list[Kill]]:
+    """`cleanbot bench soak`: the harness's replicas layout, locust for --duration with retries on, the
+    killer meanwhile; then the database checks, inside the layout's context (its database still exists)."""
+    bin_dir = locust_venv()
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    name = args.name or f"soak-{stamp}"
+    out_dir = Path(args.out)
+    step_dir = out_dir / name
+    pool_size = args.pool_size or pool_size_for([args.users], args.duration, 0)
+    run = {"name": name, "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "command": "cleanbot bench soak " + " ".join(args.argv), "machine": machine_info(),
+           "users": [args.users], "duration_s": args.duration, "pool_size": pool_size,
+           "load_avg_at_start": [round(v, 2) for v in os.getloadavg()], "profiles": {}}
+    step, kills, check = None, [], SoakCheck()
+    print(f"\n== soak: 복제 서버 {args.replicas_count}개와 nginx를 준비하고 있어요", flush=True)
+    with cleanbot_target("replicas", pool_size, _env_pairs(args.env), args.postgres_url, args.redis_url,
+                         keep=args.keep, log_root=LOG_ROOT / name, replicas=args.replicas_count) as target:
+        run["profiles"]["replicas"] = {"url": target.url, **target.notes}
+        state: dict = {}
+        print(f"   primed in {prime(target, state):.1f}s (every kind of message once per replica)", flush=True)
+        print(f"   {args.users} conversations × {args.duration:g}s, 복제 서버 하나를 {args.kill_every:g}초마다 "
+              "강제 종료해요", flush=True)
+        clients_file = step_dir / "clients.json"
+        clients_file.unlink(missing_ok=True)
+        killer = Killer(target.servers, args.kill_every, args.duration)
+        began = time.monotonic()
+        killer.start()
+        try:
+            # Server CPU is not counted: a killed replica's processes take their CPU time with them.
+            step = run_step(bin_dir, replace(target, pids=[]), args.users, args.duration, step_dir / "soak", state,
+                            seed=args.seed, reset_stats=False, stop_timeout=RETRY_SECONDS + 15,
+                            locust_env={"BENCH_RETRY_SECONDS": f"{RETRY_SECONDS:g}",
+                                        "BENCH_CLIENTS": str(clients_file)})
+        finally:
+            kills = killer.finish()
+        elapsed = time.monotonic() - began
+        if not clients_file.exists():
+            raise RuntimeError(f"locust wrote no client record ({clients_file}); see {step_dir / 'soak.log'}")
+        clients = json.loads(clients_file.read_text(encoding="utf-8"))
+        check = check_invariants(target.database_url, clients, kills)
+        run["profiles"]["replicas"]["pool_used"] = dict(state)
+    run["soak"] = {"replicas": args.replicas_count, "kill_every_s": args.kill_every, "elapsed_s": round(elapsed, 1),
+                   "kills": [asdict(k) for k in kills], "retries": clients.get("retries", 0),
+                   "retried_messages": clients.get("retried_messages", 0), "clients": str(clients_file),
+                   "check": asdict(check), "ok": not check.violations}
+    run["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    json_path, csv_path = write_results(run, [step], out_dir, name)
+    run["json"], run["csv"] = str(json_path), str(csv_path)
+    return run, step, check, kills
+
+
+def cmd_bench_soak(args) -> int:
+    args.argv = getattr(args, "argv", None) or sys.argv[3:]
+    if args.users < 1 or args.duration <= 0 or args.kill_every <= 0 or args.replicas_count < 2:
+        print("--users는 1 이상, --duration과 --kill-every는 0보다 커야 하고, --replicas-count는 2 이상이어야 해요 "
+              "(하나를 죽이는 동안 다른 하나가 받아야 하니까요).", file=sys.stderr)
+        return 2
+    try:
+        run, step, check, kills = run_soak(args)
+    except (RuntimeError, subprocess.CalledProcessError) as error:
+        print(f"소크 테스트를 끝내지 못했어요: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"run": run, "steps": [asdict(step)]}, ensure_ascii=False, indent=2))
+    else:
+        print()
+        print(format_soak(run, step, check, kills))
+        print(f"\n결과: {run['json']}\n      {run['csv']}")
+    answered = step.requests - step.failures
+    return 1 if check.violations or answered <= 0 else 0
+
+
+def _common_server_options(p, what: str) -> None:
+    """Options of the servers the harness starts, shared by `bench load` and `bench soak`."""
+    p.add_argument("--replicas-count", type=int, default=DEFAULT_REPLICAS,
+                   help=f"{what}nginx 뒤에 띄울 복제 서버 수 (기본 {DEFAULT_REPLICAS}, 각각 CLEANBOT_WORKERS=1)")
+    p.add_argument("--env", action="append", metavar="KEY=VALUE",
+                   help="하네스가 띄우는 서버에 줄 환경 변수 (여러 번; 예: --env CLEANBOT_WORKERS=2)")
+    p.add_argument("--postgres-url", default=os.environ.get("CLEANBOT_BENCH_POSTGRES_URL", DEFAULT_PG_ADMIN),
+                   help=f"production·replicas 프로필의 데이터베이스를 만들 PostgreSQL 관리 URL (기본 {DEFAULT_PG_ADMIN})")
+    p.add_argument("--redis-url", default=os.environ.get("CLEANBOT_BENCH_REDIS_URL", DEFAULT_REDIS),
+                   help=f"production·replicas 프로필의 CLEANBOT_REDIS_URL (기본 {DEFAULT_REDIS})")
+    p.add_argument("--keep", action="store_true", help="벤치마크 데이터베이스와 임시 폴더를 지우지 않기")
+    p.add_argument("--seed", type=int, default=17, help="문장 선택의 난수 시드")
+    p.add_argument("--out", default=str(RESULTS_DIR), help="결과 폴더 (기본 benchmarks/load/results)")
+
+
 def register(sub, add) -> None:
-    """`cleanbot bench load` (wired from bot.cli.build_parser)."""
+    """`cleanbot bench load` and `cleanbot bench soak` (wired from bot.cli.build_parser)."""
     bench = sub.add_parser("bench", help="부하 벤치마크 (benchmarks/load/)").add_subparsers(
         dest="bench_command", required=True)
     p = add(bench, "load", cmd_bench_load,
             "locust로 동시 대화 1·8·32·64개의 msg/s, p50/p95/p99, 오류 측정 (docs/benchmarks.md)")
     p.add_argument("--profile", type=_profiles, action="extend",
-                   help="쉼표로 여러 개: embedded(기본), production, stock, replicas, url")
+                   help="쉼표로 여러 개: embedded(기본), production, stock, replicas(--url이 없으면 하네스가 띄워요), url")
     p.add_argument("--users", type=_users, default=list(DEFAULT_USERS), help="동시 대화 수 (기본: 1,8,32,64)")
     p.add_argument("--duration", type=float, default=30.0, help="단계마다 측정 시간(초, 기본 30)")
     p.add_argument("--warmup", type=float, default=10.0, help="측정 전 예열 시간(초, 기본 10, 기록 안 함)")
@@ -1026,22 +1362,26 @@ def register(sub, add) -> None:
     p.add_argument("--database-url", help="--url 서버가 쓰는 데이터베이스 (생성한 구매자·주문을 넣을 곳; 기본 CLEANBOT_DATABASE_URL)")
     p.add_argument("--sign", action="store_true", help="--url 서버가 production 모드: CLEANBOT_JWT_SECRET(또는 --jwt-secret)로 토큰 서명")
     p.add_argument("--jwt-secret", help="--sign에 쓸 HS256 키 (기본 CLEANBOT_JWT_SECRET)")
-    p.add_argument("--env", action="append", metavar="KEY=VALUE",
-                   help="embedded/production 서버에 줄 환경 변수 (여러 번; 예: --env CLEANBOT_WORKERS=4)")
-    p.add_argument("--postgres-url", default=os.environ.get("CLEANBOT_BENCH_POSTGRES_URL", DEFAULT_PG_ADMIN),
-                   help=f"production 프로필의 데이터베이스를 만들 PostgreSQL 관리 URL (기본 {DEFAULT_PG_ADMIN})")
-    p.add_argument("--redis-url", default=os.environ.get("CLEANBOT_BENCH_REDIS_URL", DEFAULT_REDIS),
-                   help=f"production 프로필의 CLEANBOT_REDIS_URL (기본 {DEFAULT_REDIS})")
+    _common_server_options(p, "replicas 프로필에서 ")
     p.add_argument("--pool-size", type=int, default=None, help="생성할 구매자 수 (기본: 단계 시간에 맞춰 자동)")
     p.add_argument("--fresh-stock", action="store_true", help="Rasa 기본 봇을 다시 만들고 학습 (var/bench/stock-rasa)")
-    p.add_argument("--keep", action="store_true", help="벤치마크 데이터베이스와 임시 폴더를 지우지 않기")
-    p.add_argument("--seed", type=int, default=17, help="문장 선택의 난수 시드")
-    p.add_argument("--out", default=str(RESULTS_DIR), help="결과 폴더 (기본 benchmarks/load/results)")
     p.add_argument("--name", help="결과 파일 이름 (기본 load-<UTC 시각>)")
     p.add_argument("--trace", action="store_true",
                    help="Rasa 서버 안에서 메시지마다 단계별 시간(NLU, 정책, 액션 서버 왕복, 대화 저장소...)을 재서 단계마다 표로")
     p.add_argument("--py-spy", dest="py_spy", action="store_true",
                    help="첫 단계 동안 py-spy로 서버 프로세스를 샘플링 (결과 폴더에 raw 파일, 상위 함수 출력)")
+
+    p = add(bench, "soak", cmd_bench_soak,
+            "복제 서버를 부하 중에 주기적으로 강제 종료(SIGKILL)·재시작하고, 신고·환불이 두 번 생기지 않았는지 데이터베이스로 확인")
+    p.add_argument("--users", type=int, default=DEFAULT_SOAK_USERS, help=f"동시 대화 수 (기본 {DEFAULT_SOAK_USERS})")
+    p.add_argument("--duration", type=float, default=DEFAULT_SOAK_DURATION,
+                   help=f"부하 시간(초, 기본 {DEFAULT_SOAK_DURATION:g})")
+    p.add_argument("--kill-every", type=float, default=DEFAULT_KILL_EVERY,
+                   help=f"복제 서버 하나를 돌아가며 강제 종료하는 간격(초, 기본 {DEFAULT_KILL_EVERY:g}); "
+                        f"끝나기 {QUIET_TAIL_SECONDS:g}초 전부터는 종료하지 않아요")
+    _common_server_options(p, "")
+    p.add_argument("--pool-size", type=int, default=None, help="생성할 구매자 수 (기본: 부하 시간에 맞춰 자동)")
+    p.add_argument("--name", help="결과 파일 이름 (기본 soak-<UTC 시각>)")
 
 
 def main(argv: Optional[list[str]] = None) -> int:

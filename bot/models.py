@@ -350,6 +350,9 @@ class TelegramUpdate(Base):
     handled_at = Column(DateTime, index=True)  # NULL: received, not (yet) handled
     # Starts that took it up again: a poison update that kills the process is given up, not retried forever.
     attempts = Column(Integer, nullable=False, default=0, server_default=text("0"))
+    # The process handling it (a lease holder id, bot.services.leases): while that process's
+    # "telegram-alive:<holder>" lease lives, no other replica takes the update up.
+    handler = Column(String(200))
 
 
 class TelegramLinkToken(Base):

@@ -7,7 +7,9 @@ replicas and workers: the holder of the "telegram-poll" lease, bot.services.leas
 * every update is recorded in the database when it is received (bot.services.telegram.record_update,
   with its payload) and marked handled afterwards: a second delivery of the same update_id is skipped —
   across restarts and replicas — and one received but never handled (the process died or was stopped
-  in between) is handled again, once, at the next start (polling and webhook alike);
+  in between) is handled again, once, by the next process to look (at its start and every
+  RESUME_SECONDS): each process holds a "telegram-alive" lease while it runs, and only the updates of a
+  process whose lease is gone are taken up (polling and webhook alike);
 * updates are handled one after another per chat, in the background (the webhook answers at once);
 * text, photos (largest size; images sent as files too) with their caption as one message, albums as
   one message, inline-button taps (always answered, then handled as the button's payload), and
@@ -45,6 +47,7 @@ from telegram.error import BadRequest, Conflict, InvalidToken, TelegramError
 
 from bot.korean import josa
 from bot.services import leases
+from bot.services import telegram as tg
 from connectors.doors import MAX_TEXT, DoorError, check_rate, clean_text
 from connectors.rest import PHOTO_ONLY_TEXT
 from connectors.telegram_out import CleanBotRateLimiter, CleanBotTelegramOutput, make_bot, refused
@@ -59,6 +62,12 @@ WORKER_IDLE = 60.0
 # Leases (bot.services.leases): one poller and one pusher across all replicas and workers.
 POLL_LEASE = "telegram-poll"
 PUSH_LEASE = "telegram-push"
+# How often a running process looks for updates left unfinished by a replica that died.
+RESUME_SECONDS = 15.0
+
+
+async def _nothing() -> None:
+    return None
 
 # Agents' commands (connectors/telegram_desk.py): refused in private chats.
 AGENT_ONLY_COMMANDS = {"claim", "done", "note", "refund", "case"}
@@ -246,8 +255,6 @@ class TelegramRuntime:
 
     def __init__(self, config: TelegramConfig, on_new_message: Callable[[UserMessage], Awaitable[Any]],
                  input_channel: str = "telegram"):
-        from bot.services import telegram as tg
-
         self.config = config
         self.on_new_message = on_new_message
         self.input_channel = input_channel
@@ -299,7 +306,17 @@ class TelegramRuntime:
         if self._stopping:
             return
         logger.info("Telegram: @%s in %s mode", self.bot.username, "polling" if self.config.polling else "webhook")
+        # Alive (its updates are its own) before it takes anything in; then held by a leased loop whose job
+        # has nothing to do: the lease is the point.
+        alive = tg.ALIVE_PREFIX + self.holder
+        with contextlib.suppress(Exception):  # the database away: the loop below keeps asking
+            await asyncio.to_thread(leases.acquire, alive, self.holder, leases.DEFAULT_TTL_SECONDS)
+        self._tasks.append(asyncio.create_task(
+            leases.run_with_lease(alive, _nothing, 3600, holder=self.holder),
+            name="telegram-alive"))
         await self.resume_unfinished()  # before anything new is taken in, so each chat keeps its order
+        self._tasks.append(asyncio.create_task(
+            leases.run_periodically(self.resume_unfinished, RESUME_SECONDS, "telegram-resume"), name="telegram-resume"))
         if self.config.polling:
             self._tasks.append(asyncio.create_task(
                 leases.run_with_lease(POLL_LEASE, self.poll_once, 0, holder=self.holder), name="telegram-poll"))
@@ -355,10 +372,8 @@ class TelegramRuntime:
 
     async def accept(self, update: Update) -> bool:
         """Records the update (with its payload) and queues it for its chat; False if it was seen before."""
-        from bot.services import telegram as tg
-
         first = await asyncio.to_thread(tg.record_update, update.update_id, update_kind(update), _chat_id(update),
-                                        update.to_dict())
+                                        update.to_dict(), self.holder)
         if not first:
             logger.info("Telegram: update %s was delivered again; skipped", update.update_id)
             return False
@@ -375,12 +390,10 @@ class TelegramRuntime:
         queue.put_nowait(update)
 
     async def resume_unfinished(self) -> int:
-        """Queues again the updates an earlier run received but never finished handling (it crashed, or
-        stopped before its queues drained). Their rows stay: a redelivery is still a duplicate."""
-        from bot.services import telegram as tg
-
+        """Queues again the updates a process that is gone received but never finished handling (it crashed,
+        or stopped before its queues drained). Their rows stay: a redelivery is still a duplicate."""
         try:
-            payloads = await asyncio.to_thread(tg.take_unfinished)
+            payloads = await asyncio.to_thread(tg.take_unfinished, self.holder)
         except Exception:  # noqa: BLE001 - they stay unfinished and are taken up at the next start
             logger.exception("Telegram: could not look for unfinished updates")
             return 0
@@ -491,8 +504,6 @@ class TelegramRuntime:
                     await self.output.send_text_message(str(update.effective_chat.id), SORRY_KO)
 
     async def _mark_handled(self, group: list[Update]) -> None:
-        from bot.services import telegram as tg
-
         try:
             await asyncio.to_thread(tg.mark_handled, [u.update_id for u in group])
         except Exception:  # noqa: BLE001 - left unfinished: handled again at the next start (at least once)
@@ -509,8 +520,6 @@ class TelegramRuntime:
             await self._handle_messages([u.message for u in group if u.message is not None], first.update_id)
 
     async def _handle_callback(self, update: Update) -> None:
-        from bot.services import telegram as tg
-
         query = update.callback_query
         message = query.message
         if self.desk is not None and message is not None and message.chat.id == self.desk.chat_id:
@@ -548,8 +557,6 @@ class TelegramRuntime:
         return True
 
     async def _handle_messages(self, messages: list[Message], update_id: int) -> None:
-        from bot.services import telegram as tg
-
         first = messages[0]
         chat = first.chat
         if self.desk is not None and chat.id == self.desk.chat_id:
@@ -691,8 +698,6 @@ class TelegramRuntime:
 
     async def push_round(self) -> int:
         """One round of the PUSH_LEASE loop; now and then it also forgets old update ids."""
-        from bot.services import telegram as tg
-
         self._push_rounds += 1
         if self._push_rounds % 720 == 1:
             with contextlib.suppress(Exception):

@@ -16,6 +16,11 @@ Environment (set by the harness):
     BENCH_START       first pool index this run may use for senders (and its refund counter)
     BENCH_STATE       where to write how many senders/refund orders this run used (read back by the harness)
     BENCH_SEED        random seed of the phrasing choices
+    BENCH_RETRY_SECONDS  `cleanbot bench soak`: a message that failed with a connection error, 502, 503 or 504
+                      (a replica killed under it) is sent again after a short pause, for up to this many
+                      seconds after its first failure (default 0: no retries, every failure counts)
+    BENCH_CLIENTS     where to write what the clients saw: every report number the bot replied with (and for
+                      which order), retries, conversations that met a crash and whether they went on
 
 Run by hand (the harness does exactly this):
     .venv-locust/bin/locust -f benchmarks/load/locustfile.py CleanbotUser --headless -u 8 -r 8 -t 30s \
@@ -26,12 +31,22 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
+import time
 import uuid
 
+import gevent
 from locust import FastHttpUser, constant, events, task
+from locust.exception import CatchResponseError
 
 WEBHOOK = "/webhooks/rest/webhook"
 _rng = random.Random(int(os.environ.get("BENCH_SEED", "17")))
+REPORT_NUMBER = re.compile(r"RPT-\d{4}-\d{6,}")
+# What a crash looks like from the client: the connection failed or dropped (status 0), or nginx had no
+# replica to answer (502 upstream gone mid-request, 503, 504). Anything else is the bot's real answer.
+TRANSIENT = (0, 502, 503, 504)
+RETRY_SECONDS = float(os.environ.get("BENCH_RETRY_SECONDS", "0"))
+RETRY_PAUSES = (1.0, 2.0, 4.0, 8.0)  # then 8 s each, while within RETRY_SECONDS of the first failure
 
 
 class StopConversation(Exception):
@@ -75,6 +90,27 @@ class Pool:
 POOL = Pool()
 
 
+class Clients:
+    """What the clients saw, for the soak's checks against the database (bot.bench.check_invariants)."""
+
+    def __init__(self) -> None:
+        self.reports: list = []  # {"number", "sender", "order", "step"}: every report number a reply carried
+        self.retries = 0  # messages sent again after a crash error
+        self.retried_messages = 0  # messages that needed at least one retry
+        self.crashed = 0  # conversations that met a crash error
+        self.recovered = 0  # ... and got a good reply (HTTP 200, non-empty) afterwards
+        self.interrupted = 0  # ... that the end of the run stopped before they could
+        self.unrecovered: list = []  # ... that stayed broken: sender, the step and its last error
+
+    def as_dict(self) -> dict:
+        return {"reports": self.reports, "retries": self.retries, "retried_messages": self.retried_messages,
+                "crashed_conversations": self.crashed, "recovered_conversations": self.recovered,
+                "interrupted_conversations": self.interrupted, "unrecovered": self.unrecovered}
+
+
+CLIENTS = Clients()
+
+
 @events.quitting.add_listener
 def _save_state(environment, **_kwargs):
     path = os.environ.get("BENCH_STATE")
@@ -82,6 +118,10 @@ def _save_state(environment, **_kwargs):
         with open(path, "w", encoding="utf-8") as handle:
             json.dump({"senders_used": POOL.senders_used, "refunds_used": POOL.refunds_used,
                        "pool_size": len(POOL.entries)}, handle)
+    path = os.environ.get("BENCH_CLIENTS")
+    if path:
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(CLIENTS.as_dict(), handle, ensure_ascii=False)
 
 
 class ChatUser(FastHttpUser):
@@ -92,41 +132,107 @@ class ChatUser(FastHttpUser):
 
     def on_start(self) -> None:
         self.sender, self.token = f"bench-{uuid.uuid4().hex[:12]}", None
+        self.crashed = self.recovered = self.last_retried = False
+        self.order = self.unrecovered_error = None
 
     def begin(self, entry=None) -> tuple:
         entry = entry or POOL.sender()
         self.sender, self.token = entry[0], entry[3]
+        self.crashed = self.recovered = False  # a new conversation
+        self.last_retried, self.order = False, None
         return entry
 
-    def say(self, name: str, text: str, expect: tuple = ()) -> str:
+    def _post(self, name: str, body: dict, headers: dict):
+        """One attempt; not reported to locust's statistics (say() reports the message once)."""
+        reply = self.client.post(WEBHOOK, json=body, headers=headers, name=name, catch_response=True)
+        status = reply.status_code or 0
+        error = None
+        if status != 200:
+            error = f"HTTP {status}: {(reply.text or '')[:120]}" if status else f"connection: {reply.error!r}"[:160]
+        return reply, status, error
+
+    def say(self, name: str, text: str, expect: tuple = (), any_after_retry: bool = False) -> str:
         """Sends one message and waits for the reply; a refusal, an empty reply or (when `expect` is given)
-        a reply with none of the expected words counts as a failure and ends the conversation."""
+        a reply with none of the expected words counts as a failure and ends the conversation.
+
+        With BENCH_RETRY_SECONDS, a crash error (TRANSIENT) is retried with the same message after a pause,
+        as a real client would; the message counts once in the statistics, its time including the pauses,
+        and as a failure only if it is still broken at the end of the retries. A retried message may have
+        been handled by the killed replica already, so the conversation moved on: `any_after_retry` accepts
+        whatever the bot answers then (the caller checks the outcome another way)."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         body = {"sender": self.sender, "message": text}
-        with self.client.post(WEBHOOK, json=body, headers=headers, name=name, catch_response=True) as reply:
-            if reply.status_code != 200:
-                reply.failure(f"HTTP {reply.status_code}: {(reply.text or '')[:120]}")
-                raise StopConversation
+        started, start_time = time.perf_counter(), time.time()
+        first_failure, retries = None, 0
+        self.last_retried = False
+        while True:
+            reply, status, error = self._post(name, body, headers)
+            if status not in TRANSIENT or not RETRY_SECONDS:
+                break
+            self.crashed, self.recovered = True, False  # recovered: a good reply after the latest crash
+            now = time.monotonic()
+            first_failure = first_failure or now
+            pause = RETRY_PAUSES[min(retries, len(RETRY_PAUSES) - 1)]
+            if now + pause - first_failure > RETRY_SECONDS:
+                break
+            retries += 1
+            CLIENTS.retries += 1
+            gevent.sleep(pause)
+        if retries:
+            CLIENTS.retried_messages += 1
+            self.last_retried = True
+        if status in TRANSIENT and RETRY_SECONDS:
+            self.unrecovered_error = f"{name}: {error}"
+        answer, failure = "", error
+        if not failure:
             try:
                 messages = reply.json()
             except Exception:  # noqa: BLE001 - anything but JSON is a failure
-                reply.failure("reply is not JSON")
-                raise StopConversation
-            if not isinstance(messages, list) or not messages:
-                reply.failure("empty reply")
-                raise StopConversation
-            answer = "\n".join(str(m.get("text") or "") for m in messages if isinstance(m, dict))
-            if expect and not any(word in answer for word in expect):
-                reply.failure(f"{name}: unexpected reply {answer[:100]!r}")
-                raise StopConversation
-            reply.success()
-            return answer
+                messages, failure = None, "reply is not JSON"
+            if not failure and (not isinstance(messages, list) or not messages):
+                failure = "empty reply"
+            if not failure:
+                if self.crashed:
+                    self.recovered = True  # the server answered after the crash: the conversation goes on
+                answer = "\n".join(str(m.get("text") or "") for m in messages if isinstance(m, dict))
+                self.note_reports(answer, name)
+                lenient = any_after_retry and self.last_retried
+                if expect and not lenient and not any(word in answer for word in expect):
+                    failure = f"{name}: unexpected reply {answer[:100]!r}"
+        self.environment.events.request.fire(
+            request_type="POST", name=name, response_time=(time.perf_counter() - started) * 1000,
+            response_length=reply.request_meta.get("response_length", 0), response=reply, context={},
+            exception=CatchResponseError(failure) if failure else None, start_time=start_time, url=WEBHOOK)
+        if failure:
+            raise StopConversation
+        return answer
+
+    def note_reports(self, answer: str, step: str) -> None:
+        """Every report number in a reply, with the order this conversation is about (if any)."""
+        for number in dict.fromkeys(REPORT_NUMBER.findall(answer)):
+            CLIENTS.reports.append({"number": number, "sender": self.sender, "order": getattr(self, "order", None),
+                                    "step": step})
 
     def converse(self, steps) -> None:
+        self.unrecovered_error = None
         try:
             steps()
         except StopConversation:
             pass
+        except BaseException:  # the run's end stopping this user mid-conversation (GreenletExit)
+            if self.crashed and not self.recovered:
+                CLIENTS.crashed += 1
+                CLIENTS.interrupted += 1
+                self.crashed = False
+            raise
+        finally:
+            if self.crashed:
+                CLIENTS.crashed += 1
+                if self.recovered:
+                    CLIENTS.recovered += 1
+                else:
+                    CLIENTS.unrecovered.append({"sender": self.sender, "error": self.unrecovered_error})
+            self.crashed = self.recovered = False
 
 
 # ------------------------------------------------------------------ 클린봇
@@ -169,12 +275,17 @@ class CleanbotUser(ChatUser):
         if entry is None:  # the pool's refundable orders are used up: a cancelled flow instead
             return self.report_cancelled()
         self.begin(entry)
+        self.order = entry[1]
 
         def steps():
             self.report_steps(entry[1])
-            answer = self.say("report: confirm (refund)", "네", ("RPT-",))
-            number = answer.split("RPT-", 1)[1][:11]
-            self.say("status: by report number", f"RPT-{number} 상태 알려 주세요", ("RPT-",))
+            answer = self.say("report: confirm (refund)", "네", ("RPT-",), any_after_retry=True)
+            if "RPT-" not in answer:
+                # The "네" went through on the replica that was killed before it replied, and the retry found
+                # the form done: ask for the shopper's reports, as a person would, to learn the number.
+                answer = self.say("status: list after retry", "신고 상태 알려 주세요", ("RPT-",))
+            number = REPORT_NUMBER.search(answer).group(0)
+            self.say("status: by report number", f"{number} 상태 알려 주세요", ("RPT-",))
 
         self.converse(steps)
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Optional
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.clock import utcnow
 from bot.db import transaction
-from bot.models import ChatIdentity, Customer, TelegramCallbackKey, TelegramLinkToken, TelegramUpdate
+from bot.models import ChatIdentity, Customer, Lease, TelegramCallbackKey, TelegramLinkToken, TelegramUpdate
 from bot.services import audit
 from bot.services.identity import get_or_create_identity
 from bot.settings import get_settings
@@ -37,15 +37,19 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 
 
+# The lease a process holds while it is alive and handling updates (bot.services.leases), by holder id.
+ALIVE_PREFIX = "telegram-alive:"
+
+
 def record_update(update_id: int, kind: str, chat_id: Optional[int] = None,
-                  payload: Optional[dict[str, Any]] = None) -> bool:
+                  payload: Optional[dict[str, Any]] = None, handler: Optional[str] = None) -> bool:
     """Records an update as it is received, with the payload needed to handle it again (mark_handled
-    once it is handled). True the first time, False for a duplicate delivery (the primary key on
-    update_id decides, across restarts and replicas)."""
+    once it is handled) and the process handling it. True the first time, False for a duplicate delivery
+    (the primary key on update_id decides, across restarts and replicas)."""
     try:
         with transaction() as session:
             session.add(TelegramUpdate(update_id=int(update_id), kind=kind[:30], chat_id=chat_id,
-                                       received_at=utcnow(), payload=payload, attempts=0))
+                                       received_at=utcnow(), payload=payload, attempts=0, handler=handler))
             session.flush()
         return True
     except IntegrityError:
@@ -64,19 +68,24 @@ def mark_handled(update_ids: Iterable[int]) -> int:
         return result.rowcount or 0
 
 
-def take_unfinished(max_attempts: int = MAX_ATTEMPTS) -> list[dict[str, Any]]:
-    """The payloads of updates received but never handled, oldest first, each counted as one more attempt;
-    one already tried max_attempts times is given up (marked handled, logged by id).
+def take_unfinished(handler: Optional[str] = None, max_attempts: int = MAX_ATTEMPTS) -> list[dict[str, Any]]:
+    """The payloads of updates received but never handled by a process that is gone, oldest first, now
+    `handler`'s, each counted as one more attempt; one already tried max_attempts times is given up (marked
+    handled, logged by id).
 
-    Called once at start, before any update is taken in: with a single process nothing else is handling
-    them, so every unfinished row belongs to a run that ended mid-way (several replicas would need a
-    lease per row instead)."""
+    A process is gone when its "telegram-alive:<holder>" lease has expired or was released (it crashed,
+    or stopped before its queues drained): the updates of a live replica are never taken from it. Rows
+    another process is taking at the same moment are skipped (SKIP LOCKED), so each goes to one taker."""
     now = utcnow()
+    alive = (select(Lease.name)
+             .where(Lease.name == literal(ALIVE_PREFIX) + TelegramUpdate.handler,
+                    Lease.holder == TelegramUpdate.handler, Lease.expires_at > now))
     with transaction() as session:
         rows = session.execute(
             select(TelegramUpdate)
-            .where(TelegramUpdate.handled_at.is_(None), TelegramUpdate.payload.is_not(None))
-            .order_by(TelegramUpdate.update_id).with_for_update()
+            .where(TelegramUpdate.handled_at.is_(None), TelegramUpdate.payload.is_not(None),
+                   or_(TelegramUpdate.handler.is_(None), ~alive.exists()))
+            .order_by(TelegramUpdate.update_id).with_for_update(skip_locked=True)
         ).scalars().all()
         payloads = []
         for row in rows:
@@ -86,14 +95,19 @@ def take_unfinished(max_attempts: int = MAX_ATTEMPTS) -> list[dict[str, Any]]:
                                row.update_id, row.attempts)
                 continue
             row.attempts += 1
+            row.handler = handler
             payloads.append(row.payload)
         return payloads
 
 
 def purge_updates(older_than: timedelta = timedelta(days=7)) -> int:
-    """Forgets updates older than Telegram would ever redeliver (it keeps them for 24 hours)."""
+    """Forgets updates older than Telegram would ever redeliver (it keeps them for 24 hours), and the
+    "telegram-alive" leases of processes long gone (one row per process start)."""
+    cutoff = utcnow() - older_than
     with transaction() as session:
-        result = session.execute(delete(TelegramUpdate).where(TelegramUpdate.received_at < utcnow() - older_than))
+        result = session.execute(delete(TelegramUpdate).where(TelegramUpdate.received_at < cutoff))
+        session.execute(delete(Lease).where(Lease.name.like(ALIVE_PREFIX + "%"), Lease.expires_at < cutoff)
+                        .execution_options(synchronize_session=False))
         return result.rowcount or 0
 
 

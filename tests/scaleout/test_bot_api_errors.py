@@ -96,6 +96,7 @@ def test_a_row_telegram_refuses_is_replaced_by_a_notice_not_resent(channel, fake
     view = handoff.request("telegram", str(USER + 2), "request_human", "telegram").handoff
     thread = _topic_of(view.id)
     _history_in(fake_api, thread)
+    fake_api.wait_quiet(AGENT_CHAT, since=0, quiet=1.0)  # else a late notice of the desk takes the failure
     since = time.monotonic()
     fake_api.fail("sendMessage", 400, description="Bad Request: can't parse entities", chat_id=AGENT_CHAT)
     handoff.record_user_message(view.id, "이 메시지는 거절돼요")

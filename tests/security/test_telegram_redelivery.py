@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 
 import pytest
 from alembic import command
@@ -81,6 +82,33 @@ def test_an_update_that_never_finishes_is_given_up_after_a_few_starts(db_url):
         assert row.handled_at is not None and row.attempts == tg.MAX_ATTEMPTS
     assert tg.record_update(900_100_001, "message", 1, payload) is False
     assert tg.mark_handled([900_100_001]) == 0  # already done: nothing changes
+
+
+def test_a_live_replicas_updates_are_its_own_and_a_dead_ones_are_taken_over_once(db_url):
+    from bot.services import leases
+
+    def payload(update_id):
+        return {"update_id": update_id, "message": {"message_id": 1, "date": 0, "text": "안녕하세요",
+                                                    "chat": {"id": 7, "type": "private"}}}
+
+    live, dead, heir = "host:101:telegram:aa", "host:102:telegram:bb", "host:103:telegram:cc"
+    for holder in (live, dead, heir):
+        assert leases.acquire(tg.ALIVE_PREFIX + holder, holder, 15)
+    assert tg.record_update(900_300_001, "message", 7, payload(900_300_001), handler=live)
+    assert tg.record_update(900_300_002, "message", 7, payload(900_300_002), handler=dead)
+    assert tg.take_unfinished(heir) == []  # both are being handled right now
+
+    leases.release(tg.ALIVE_PREFIX + dead, dead)  # stopped before its queue drained (or died: expiry)
+    assert tg.take_unfinished(heir) == [payload(900_300_002)]
+    assert tg.take_unfinished("host:104:telegram:dd") == []  # taken over by one process only
+    with transaction() as session:
+        assert session.get(TelegramUpdate, 900_300_002).handler == heir
+        assert session.get(TelegramUpdate, 900_300_001).handler == live
+
+    assert tg.purge_updates(timedelta(0)) == 2  # everything received so far counts as old here
+    with transaction() as session:  # the released lease row goes with them; the live process's stays
+        names = set(session.execute(text("SELECT name FROM leases")).scalars())
+    assert names == {tg.ALIVE_PREFIX + live, tg.ALIVE_PREFIX + heir}
 
 
 def test_the_migration_counts_earlier_updates_as_handled_and_goes_back_down(db_url):
