@@ -1085,9 +1085,11 @@ class Killer(threading.Thread):
     the last one's replica answers again, so at least one replica is always up. Stops at the run's end, and
     after a replica that does not come back (one replica left: killing it would only measure an outage)."""
 
-    def __init__(self, replicas, every: float, duration: float, log=print):
+    def __init__(self, replicas, every: float, duration: float, log=print,
+                 quiet_tail: float = QUIET_TAIL_SECONDS):
         super().__init__(name="soak-killer", daemon=True)
         self.replicas, self.every, self.duration, self.log = replicas, every, duration, log
+        self.quiet_tail = quiet_tail
         self.kills: list[Kill] = []
         self.done = threading.Event()
         self.started = time.monotonic()
@@ -1101,7 +1103,7 @@ class Killer(threading.Thread):
         next_at = self.every
         while not self.done.wait(max(0.0, self.started + next_at - time.monotonic())):
             at = time.monotonic() - self.started
-            if at > self.duration - QUIET_TAIL_SECONDS:
+            if at > self.duration - self.quiet_tail:
                 return
             index = len(self.kills) % count
             kill = Kill(index + 1, round(at, 1))
@@ -1207,9 +1209,9 @@ def check_invariants(database_url: str, clients: dict, kills: Optional[list] = N
         n = per_number.get(number, 0)
         if n != 1:
             problems.append(f"{number}, told to a client, is in the database {n} times")
-        elif orders and orders != {by_number[number].order_number}:
+        elif orders - {by_number[number].order_number}:
             problems.append(f"{number} is for order {by_number[number].order_number}, but a client claiming "
-                            f"{', '.join(sorted(orders))} was told it")
+                            f"{', '.join(sorted(orders - {by_number[number].order_number}))} was told it")
     for order, numbers in sorted(told.items()):
         if len(numbers) > 1:
             problems.append(f"order {order}: clients were told {len(numbers)} report numbers ({', '.join(sorted(numbers))})")
