@@ -10,16 +10,18 @@ database may be a separate one that Alembic never migrates. bot/migrations/env.p
 from proposing to drop it."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Coroutine, Optional, TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.exc
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -41,6 +43,19 @@ def create_tables(engine: Engine) -> None:
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
                                {"key": advisory_key("rasa-tracker-tables")})
         SQLTrackerStore.Base.metadata.create_all(connection)
+
+
+T = TypeVar("T")
+
+
+def _finish(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Runs a coroutine that never suspends (SQLTrackerStore's, without an event broker) to its end."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("the tracker store awaited something; it must run on the event loop")
 
 
 def _make_sqlite_folder(url: str) -> None:
@@ -72,6 +87,17 @@ class ProjectTrackerStore(SQLTrackerStore):
         self.sessionmaker = sessionmaker(bind=self.engine)
         TrackerStore.__init__(self, domain, event_broker, **kwargs)
         logger.info("Conversations are stored in %s.", self.engine.url.render_as_string(hide_password=True))
+
+    # Rasa's SQL methods are coroutines in name only: their queries block the event loop, so every other
+    # conversation of the worker waited for each load and save. Here they run in a thread; the loop goes on.
+
+    async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
+        return await asyncio.to_thread(_finish, super()._retrieve(sender_id, fetch_events_from_all_sessions))
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        if self.event_broker is not None:  # streaming awaits the broker: Rasa's own path, on the loop
+            return await super().save(tracker)
+        await asyncio.to_thread(_finish, super().save(tracker))
 
     def _create_tables_when_reachable(self) -> None:
         deadline = time.monotonic() + CONNECT_PATIENCE_SECONDS
