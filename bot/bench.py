@@ -733,7 +733,7 @@ def run_step(bin_dir: Path, target: Target, users: int, duration: float, prefix:
     trace_logs = sorted(Path(target.notes["logs"]).glob("**/rasa.log")) if target.notes.get("logs") else []
     trace_from = {log: log.stat().st_size for log in trace_logs}
     db_before = {pid: _proc_stat(pid) for pid in target.db_pids()}
-    server_before, (busy_before, total_before) = tree_cpu_ticks(target.pids), machine_ticks()
+    server_before, busy_before = tree_cpu_ticks(target.pids), machine_ticks()[0]
     started = time.monotonic()
     spies = start_py_spy(bin_dir, target, duration, prefix) if py_spy else []
     process = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
@@ -883,7 +883,8 @@ def format_table(steps: list[Step]) -> str:
         lines.append("")
         lines.append("throughput vs stock Rasa (same users): " + ", ".join(ratios))
     lines.append("")
-    lines.append("srv CPU ms/msg: CPU time of the servers (Rasa + action server, all workers) per message; db cores: "
+    lines.append("srv CPU ms/msg: CPU time of the servers (Rasa + action server, all workers; every replica and nginx "
+                 "for replicas) per message; db cores: "
                  "PostgreSQL backends of the benchmark's database;\nothers: cores busy with everything else "
                  "(other jobs on the machine, Redis); locust itself is left out of both.")
     return "\n".join(lines)
@@ -1013,7 +1014,7 @@ def run_bench(args) -> tuple[dict, list[Step]]:
                 run["profiles"][profile] = {"url": target.url, **target.notes}
                 state: dict = {}
                 seconds = prime(target, state)
-                print(f"   primed in {seconds:.1f}s (every kind of message once)", flush=True)
+                print(f"   primed in {seconds:.1f}s (every kind of message once per server)", flush=True)
                 run["profiles"][profile]["primed_s"] = round(seconds, 1)
                 if args.warmup > 0:
                     print(f"   warm-up {args.warmup:g}s ({min(4, max(users))} users)", flush=True)
@@ -1099,6 +1100,8 @@ class Killer(threading.Thread):
         super().start()
 
     def run(self) -> None:
+        from bot.korean import josa
+
         count = len(self.replicas.servers)
         next_at = self.every
         while not self.done.wait(max(0.0, self.started + next_at - time.monotonic())):
@@ -1108,17 +1111,18 @@ class Killer(threading.Thread):
             index = len(self.kills) % count
             kill = Kill(index + 1, round(at, 1))
             self.kills.append(kill)
-            self.log(f"   t+{at:5.1f}s  복제 서버 {index + 1}을 SIGKILL로 멈추고 다시 시작해요", flush=True)
+            name = f"복제 서버 {index + 1}"
+            self.log(f"   t+{at:5.1f}s  {josa(name, '을/를')} SIGKILL로 멈추고 다시 시작해요", flush=True)
             began = time.monotonic()
             try:
                 self.replicas.restart(index, hard=True)
             except Exception as error:  # noqa: BLE001 - reported as a violation, and no more kills
                 kill.error = f"{type(error).__name__}: {error}"
-                self.log(f"   t+{time.monotonic() - self.started:5.1f}s  복제 서버 {index + 1}이 다시 뜨지 않았어요: "
+                self.log(f"   t+{time.monotonic() - self.started:5.1f}s  {josa(name, '이/가')} 다시 뜨지 않았어요: "
                          f"{kill.error}", flush=True)
                 return
             kill.back_s = round(time.monotonic() - began, 1)
-            self.log(f"   t+{time.monotonic() - self.started:5.1f}s  복제 서버 {index + 1}이 {kill.back_s:.1f}초 만에 "
+            self.log(f"   t+{time.monotonic() - self.started:5.1f}s  {josa(name, '이/가')} {kill.back_s:.1f}초 만에 "
                      "다시 응답해요", flush=True)
             next_at += self.every
 
@@ -1247,7 +1251,8 @@ def format_soak(run: dict, step: Step, check: SoakCheck, kills: list[Kill]) -> s
         lines.append("  no replica was killed (the run was shorter than --kill-every plus the quiet end)")
     lines.append(f"  conversations that met a crash: {check.crashed_conversations} · went on: "
                  f"{check.recovered_conversations} · stopped by the end of the run: {check.interrupted_conversations}"
-                 f" · messages retried: {soak['retried_messages']} ({soak['retries']} retries)")
+                 f" · messages retried: {soak['retried_messages']} ({soak['retries']} retries), answered out of "
+                 f"step since their first attempt had gone through: {soak.get('out_of_step', 0)}")
     lines.append(f"  refunds in DB: {check.refunds_in_db} · reports with a granted refund: {check.granted_reports}"
                  f" · reports no client was told: {check.unseen_reports}")
     for kind in step.failure_kinds[:5]:
@@ -1262,7 +1267,7 @@ def format_soak(run: dict, step: Step, check: SoakCheck, kills: list[Kill]) -> s
     return "\n".join(lines)
 
 
-def run_soak(args) -> tuple[dict, Optional[Step], SoakCheck, list[Kill]]:
+def run_soak(args) -> tuple[dict, Step, SoakCheck, list[Kill]]:
     """`cleanbot bench soak`: the harness's replicas layout, locust for --duration with retries on, the
     killer meanwhile; then the database checks, inside the layout's context (its database still exists)."""
     bin_dir = locust_venv()
@@ -1275,7 +1280,6 @@ def run_soak(args) -> tuple[dict, Optional[Step], SoakCheck, list[Kill]]:
            "command": "cleanbot bench soak " + " ".join(args.argv), "machine": machine_info(),
            "users": [args.users], "duration_s": args.duration, "pool_size": pool_size,
            "load_avg_at_start": [round(v, 2) for v in os.getloadavg()], "profiles": {}}
-    step, kills, check = None, [], SoakCheck()
     print(f"\n== soak: 복제 서버 {args.replicas_count}개와 nginx를 준비하고 있어요", flush=True)
     with cleanbot_target("replicas", pool_size, _env_pairs(args.env), args.postgres_url, args.redis_url,
                          keep=args.keep, log_root=LOG_ROOT / name, replicas=args.replicas_count) as target:
@@ -1305,7 +1309,8 @@ def run_soak(args) -> tuple[dict, Optional[Step], SoakCheck, list[Kill]]:
         run["profiles"]["replicas"]["pool_used"] = dict(state)
     run["soak"] = {"replicas": args.replicas_count, "kill_every_s": args.kill_every, "elapsed_s": round(elapsed, 1),
                    "kills": [asdict(k) for k in kills], "retries": clients.get("retries", 0),
-                   "retried_messages": clients.get("retried_messages", 0), "clients": str(clients_file),
+                   "retried_messages": clients.get("retried_messages", 0),
+                   "out_of_step": len(clients.get("out_of_step", [])), "clients": str(clients_file),
                    "check": asdict(check), "ok": not check.violations}
     run["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     json_path, csv_path = write_results(run, [step], out_dir, name)
@@ -1319,9 +1324,11 @@ def cmd_bench_soak(args) -> int:
         print("--users는 1 이상, --duration과 --kill-every는 0보다 커야 하고, --replicas-count는 2 이상이어야 해요 "
               "(하나를 죽이는 동안 다른 하나가 받아야 하니까요).", file=sys.stderr)
         return 2
+    from bot.replicas import ReplicaProblem
+
     try:
         run, step, check, kills = run_soak(args)
-    except (RuntimeError, subprocess.CalledProcessError) as error:
+    except (RuntimeError, subprocess.CalledProcessError, ReplicaProblem) as error:
         print(f"소크 테스트를 끝내지 못했어요: {error}", file=sys.stderr)
         return 1
     if args.json:

@@ -273,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_nlu.register(sub, add)  # eval nlu|faq, models fetch
     from bot import bench
 
-    bench.register(sub, add)  # bench load
+    bench.register(sub, add)  # bench load, bench soak
     cli_handoff.register(sub, add)  # handoff list|show|release
     return parser
 

@@ -1,4 +1,5 @@
-"""Closed-loop conversations for `cleanbot bench load` (issue #17), headless with CSV output.
+"""Closed-loop conversations for `cleanbot bench load` and `cleanbot bench soak` (issue #17), headless with
+CSV output.
 
 Each simulated user holds one conversation at a time and waits for every reply before it sends the next
 message (no think time): N users = N concurrent conversations. Every conversation is a new shopper from the
@@ -10,6 +11,14 @@ delivered order), so trackers stay the size of one real conversation.
                   report's status by its number), FAQ questions, order lists and status checks, hand-over
                   requests.
     StockUser     stock Rasa's starter bot (`rasa init`): its own greet / mood / bot-challenge phrases.
+
+Every message counts once in locust's statistics (ChatUser.say fires the request event itself), its time
+from the first attempt to the final answer. In the soak a crash error is retried (BENCH_RETRY_SECONDS) and
+counts as a failure only if it stays broken. A retried message may have been handled by the killed replica
+before it died, so its retry meets a conversation that moved on: an answer out of step then is no failure
+but counted apart ("out_of_step"), and the user starts a new conversation, as a person would; the "네" that
+files a report instead asks for the shopper's reports to learn the number. (geventhttpclient itself resends a request once per pooled connection when the
+connection closes before any answer; through nginx a dead replica is a 502 instead, which only we retry.)
 
 Environment (set by the harness):
     BENCH_POOL        JSON file: {"entries": [[sender, refund_order, cancel_order, token_or_null], ...]}
@@ -100,12 +109,14 @@ class Clients:
         self.crashed = 0  # conversations that met a crash error
         self.recovered = 0  # ... and got a good reply (HTTP 200, non-empty) afterwards
         self.interrupted = 0  # ... that the end of the run stopped before they could
+        self.out_of_step: list = []  # retried messages answered as if their first attempt had gone through
         self.unrecovered: list = []  # ... that stayed broken: sender, the step and its last error
 
     def as_dict(self) -> dict:
         return {"reports": self.reports, "retries": self.retries, "retried_messages": self.retried_messages,
                 "crashed_conversations": self.crashed, "recovered_conversations": self.recovered,
-                "interrupted_conversations": self.interrupted, "unrecovered": self.unrecovered}
+                "interrupted_conversations": self.interrupted, "unrecovered": self.unrecovered,
+                "out_of_step": self.out_of_step}
 
 
 CLIENTS = Clients()
@@ -158,8 +169,9 @@ class ChatUser(FastHttpUser):
         With BENCH_RETRY_SECONDS, a crash error (TRANSIENT) is retried with the same message after a pause,
         as a real client would; the message counts once in the statistics, its time including the pauses,
         and as a failure only if it is still broken at the end of the retries. A retried message may have
-        been handled by the killed replica already, so the conversation moved on: `any_after_retry` accepts
-        whatever the bot answers then (the caller checks the outcome another way)."""
+        been handled by the killed replica already, so the conversation moved on: an unexpected answer then
+        is recorded as out of step and ends the conversation without a failure, or with `any_after_retry`
+        is returned to the caller, which checks the outcome another way."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         body = {"sender": self.sender, "message": text}
         started, start_time = time.perf_counter(), time.time()
@@ -183,7 +195,7 @@ class ChatUser(FastHttpUser):
             self.last_retried = True
         if status in TRANSIENT and RETRY_SECONDS:
             self.unrecovered_error = f"{name}: {error}"
-        answer, failure = "", error
+        answer, failure, out_of_step = "", error, False
         if not failure:
             try:
                 messages = reply.json()
@@ -196,8 +208,8 @@ class ChatUser(FastHttpUser):
                     self.recovered = True  # the server answered after the crash: the conversation goes on
                 answer = "\n".join(str(m.get("text") or "") for m in messages if isinstance(m, dict))
                 self.note_reports(answer, name)
-                lenient = any_after_retry and self.last_retried
-                if expect and not lenient and not any(word in answer for word in expect):
+                out_of_step = bool(expect) and not any(word in answer for word in expect)
+                if out_of_step and not self.last_retried:
                     failure = f"{name}: unexpected reply {answer[:100]!r}"
         self.environment.events.request.fire(
             request_type="POST", name=name, response_time=(time.perf_counter() - started) * 1000,
@@ -205,6 +217,10 @@ class ChatUser(FastHttpUser):
             exception=CatchResponseError(failure) if failure else None, start_time=start_time, url=WEBHOOK)
         if failure:
             raise StopConversation
+        if out_of_step:
+            CLIENTS.out_of_step.append({"sender": self.sender, "step": name, "reply": answer[:100]})
+            if not any_after_retry:
+                raise StopConversation
         return answer
 
     def note_reports(self, answer: str, step: str) -> None:
