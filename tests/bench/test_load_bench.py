@@ -264,10 +264,10 @@ def test_the_clients_retry_what_a_crash_broke_and_go_on(tmp_path):
     try:
         for retry_seconds, prefix in (("30", "retry"), ("0", "plain")):
             clients_file.unlink(missing_ok=True)
-            step = bench.run_step(bin_dir, target, 2, 4, tmp_path / prefix, {}, reset_stats=False, stop_timeout=20,
+            step = bench.run_step(bin_dir, target, 2, 8, tmp_path / prefix, {}, reset_stats=False, stop_timeout=20,
                                   locust_env={"BENCH_RETRY_SECONDS": retry_seconds, "BENCH_CLIENTS": str(clients_file)})
             clients = json.loads(clients_file.read_text(encoding="utf-8"))
-            assert step.requests > 10
+            assert step.requests > 5  # traffic went through (how much depends on the machine)
             if retry_seconds == "30":
                 # Every broken request was sent again and answered: no failure, every conversation went on.
                 assert step.failures == 0, step.failure_kinds
