@@ -198,7 +198,9 @@ def test_event_loop_stays_responsive_while_big_photos_decode(db_url, heavy_jpeg)
 
     results, total, largest_gap = asyncio.run(scenario())
     assert all(len(r.ids) == 1 and not r.errors_ko for r in results)
-    assert largest_gap < 0.5, f"the loop stalled {largest_gap:.2f} s (decoding took {total:.2f} s)"
+    # Decoded on the loop these four stalled it ~10 s; in the pool the gaps are scheduling only (~50 ms on
+    # a quiet machine, ~0.6 s seen on an overloaded one).
+    assert largest_gap < 1.0, f"the loop stalled {largest_gap:.2f} s (decoding took {total:.2f} s)"
     assert largest_gap < total / 2
 
 
@@ -355,17 +357,21 @@ def test_the_prune_loop_survives_errors_and_stops_with_the_server(db_url, monkey
     async def server_life():
         for start in blueprint.listeners["after_server_start"]:
             await start(app, None)
-        await asyncio.sleep(0.3)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30  # the lease is taken first: a busy database may take a while
+        while len(calls) < 3 and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        loops = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "run_with_lease"]
         for stop in blueprint.listeners["before_server_stop"]:
             await stop(app, None)
         stopped_at = len(calls)
         await asyncio.sleep(0.1)
-        return stopped_at
+        return stopped_at, len(loops)
 
-    stopped_at = asyncio.run(server_life())
+    stopped_at, loops = asyncio.run(server_life())
     assert stopped_at >= 3  # the failure was logged and the loop went on
     assert len(calls) == stopped_at  # and nothing ran after the stop
-    assert stopped_at < 22  # one loop (every 20 ms for 0.3 s), not two
+    assert loops == 1  # attached from two channels: one loop, not two
 
 
 def test_png_and_webp_get_a_smaller_pixel_budget_than_jpeg(tmp_path, monkeypatch):
