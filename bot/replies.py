@@ -4,10 +4,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
+from bot.business_hours import business_days_after
 from bot.clock import to_local, utcnow
 from bot.korean import josa, korean_date, won
 from bot.services.orders import Eligibility, OrderView
-from bot.services.reports import ReportOutcome, ReportView, business_days_after
+from bot.services.reports import ReportOutcome, ReportView
 from bot.settings import get_settings
 
 NOT_A_CUSTOMER = {

@@ -58,15 +58,6 @@ class ReportView:
     listing_id: str = ""
 
 
-def business_days_after(start: datetime, days: int) -> datetime:
-    moment = start
-    while days > 0:
-        moment += timedelta(days=1)
-        if moment.weekday() < 5:
-            days -= 1
-    return moment
-
-
 def save_photos(session: Session, stored: Iterable) -> None:
     """Photo rows for files bot.photos stored (content-addressed, so idempotent — also when two requests
     store the same picture at once: the second insert does nothing instead of failing)."""
