@@ -101,3 +101,23 @@ def test_a_held_and_then_rejected_refund_reads_as_such(db_url, orders_by_custome
 def test_a_sender_who_is_not_a_shopper_is_told_how_to_log_in(db_url):
     _events, texts = _ask("stranger", "RPT-2026-000001", "RPT-2026-000001")
     assert texts == ["고객 정보를 찾을 수 없어요. 마켓플레이스에 로그인한 상태에서 다시 시도해 주세요."]
+
+
+def test_a_long_list_says_only_the_latest_are_shown(db_url):
+    from datetime import timedelta
+
+    from bot.clock import utcnow
+    from bot.db import transaction
+    from bot.models import Order
+
+    listing = "1005006000123456"
+    numbers = [f"81819000000000{i:02d}" for i in range(12)]
+    with transaction() as session:
+        for number in numbers:
+            session.add(Order(number=number, customer_id="shopper-6", listing_id=listing, product_name="테스트 운동화",
+                              amount_krw=10000, paid_at=utcnow() - timedelta(days=3),
+                              delivered_at=utcnow() - timedelta(days=1), status="delivered"))
+    filed = [reports.file_report("shopper-6", number, "가짜").report_number for number in numbers]
+    _events, texts = _ask("shopper-6", "내 신고 보여줘")
+    assert texts[0].startswith("신고하신 건이 12건 있어요. 최근 10건을 보여 드려요.\n")
+    assert all(n in texts[0] for n in filed[2:]) and not any(n in texts[0] for n in filed[:2])
