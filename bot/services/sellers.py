@@ -7,10 +7,10 @@ from typing import Optional
 
 from sqlalchemy import select
 
-from bot.db import transaction
-from bot.models import IppCase, Seller, Strike
 from bot.clock import to_local
+from bot.db import transaction
 from bot.korean import korean_date
+from bot.models import IppCase, Seller, Strike
 from bot.services.penalties import active_strikes, effective_status, lift_freeze
 
 STATUS_KO = {"active": "정상", "frozen": "판매 정지", "closed": "스토어 폐쇄"}
@@ -45,9 +45,10 @@ def seller_view(seller_id: str) -> Optional[SellerView]:
             select(Strike, IppCase.number).join(IppCase, IppCase.id == Strike.case_id)
             .where(Strike.seller_id == seller_id).order_by(Strike.created_at)
         ).all()
+        status = effective_status(seller.status, seller.frozen_until)  # the freeze may end after the lift
         return SellerView(
-            seller.id, seller.name, effective_status(seller.status, seller.frozen_until),
-            seller.frozen_until if seller.status == "frozen" else None, active_strikes(session, seller_id),
+            seller.id, seller.name, status, seller.frozen_until if status == "frozen" else None,
+            active_strikes(session, seller_id),
             [StrikeView(number, s.listing_id, s.created_at, s.expires_at, s.withdrawn_at is not None)
              for s, number in strikes],
         )
