@@ -9,6 +9,8 @@ from actions.common import entity, require_customer
 from bot import replies
 from bot.services import reports
 
+SHOWN = 10  # one chat message; the rest by number
+
 
 class ActionReportStatus(Action):
     def name(self) -> str:
@@ -35,7 +37,9 @@ class ActionReportStatus(Action):
                 text="아직 접수된 신고가 없어요. 가품이 의심되는 상품이 있으면 '가품 신고'라고 말씀해 주세요."
             )
             return []
+        shown = mine[:SHOWN]
+        more = f" 최근 {len(shown)}건을 보여 드려요." if len(mine) > len(shown) else ""
         dispatcher.utter_message(
-            text=f"신고하신 건이 {len(mine)}건 있어요.\n" + "\n".join(replies.report_summary(r) for r in mine[:10])
+            text=f"신고하신 건이 {len(mine)}건 있어요.{more}\n" + "\n".join(replies.report_summary(r) for r in shown)
         )
         return []

@@ -1,14 +1,18 @@
 """When agents are at work: weekdays 09:00–18:00 Asia/Seoul by default (CLEANBOT_BUSINESS_HOURS).
 
 The setting reads like "mon-fri 09:00-18:00" (days: mon tue wed thu fri sat sun, a range or a
-comma list). Public holidays are not modelled."""
+comma list). Public holidays are not modelled for agents' hours; the business days promised to users
+(`business_days_after`: refunds reaching the account, review deadlines) skip Korean public holidays."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from typing import Optional
 from zoneinfo import ZoneInfo
+
+SEOUL = ZoneInfo("Asia/Seoul")
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS_KO = ["월요일", "화요일", "수요일", "목요일", "금요일", "토요일", "일요일"]
@@ -84,3 +88,29 @@ def opening_ko(opening: datetime, now: Optional[datetime] = None) -> str:
     if days == 1:
         return f"내일 {clock}"
     return f"{DAYS_KO[opening.weekday()]}({opening.month}월 {opening.day}일) {clock}"
+
+
+@lru_cache(maxsize=None)
+def korean_holidays(year: int) -> frozenset[date]:
+    """Korea's public holidays in `year`, 설날, 추석 and 대체공휴일 included (the `holidays` package:
+    lunar dates and substitution rules are not ours to maintain)."""
+    import holidays
+
+    return frozenset(holidays.country_holidays("KR", years=year))
+
+
+def is_business_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in korean_holidays(day.year)
+
+
+def business_days_after(start: datetime, days: int) -> date:
+    """The day `days` business days after `start`'s day in Korea, skipping weekends and public holidays.
+    The day is Seoul's: 23:30 UTC is already the next morning there. A naive `start` is UTC."""
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=timezone.utc)
+    day = start.astimezone(SEOUL).date()
+    while days > 0:
+        day += timedelta(days=1)
+        if is_business_day(day):
+            days -= 1
+    return day

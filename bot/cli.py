@@ -195,6 +195,15 @@ def cmd_sellers_show(args) -> int:
     return 0
 
 
+def cmd_sellers_lift_freezes(args) -> int:
+    from bot.services import penalties
+
+    lifted = penalties.lift_lapsed_freezes(actor=f"cli:{args.actor}")
+    emit(args, lifted, lambda ids: f"판매 정지가 끝난 판매자 {len(ids)}곳을 정상으로 돌렸어요."
+         + ("\n" + ", ".join(ids) if ids else ""))
+    return 0
+
+
 def cmd_photos_prune(args) -> int:
     from bot.services import photo_pruning
 
@@ -264,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     sellers = sub.add_parser("sellers", help="판매자").add_subparsers(dest="sellers_command", required=True)
     p = add(sellers, "show", cmd_sellers_show, "판매자 제재 현황")
     p.add_argument("seller")
+    p = add(sellers, "lift-freezes", cmd_sellers_lift_freezes, "기간이 끝난 판매 정지 풀기 (주기적으로 실행)")
+    p.add_argument("--actor", default="operator")
     photos = sub.add_parser("photos", help="사진").add_subparsers(dest="photos_command", required=True)
     p = add(photos, "prune", cmd_photos_prune, "신고·케이스·상담에 쓰이지 않는 오래된 사진 지우기")
     p.add_argument("--older-than-hours", type=float, default=None,

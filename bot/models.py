@@ -110,7 +110,12 @@ class Seller(Base):
     name = Column(String(100), nullable=False)
     status = Column(String(20), nullable=False, default="active")
     frozen_until = Column(DateTime)
-    __table_args__ = (CheckConstraint("status IN ('active', 'frozen', 'closed')", name="ck_seller_status"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'frozen', 'closed')", name="ck_seller_status"),
+        # Frozen exactly when there is an end to the freeze: one that never ends could never be lifted.
+        CheckConstraint("(status = 'frozen' AND frozen_until IS NOT NULL) OR (status <> 'frozen' AND frozen_until IS NULL)",
+                        name="ck_seller_frozen_until"),
+    )
 
 
 class Strike(Base):

@@ -4,10 +4,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
+from bot.business_hours import business_days_after
 from bot.clock import to_local, utcnow
 from bot.korean import josa, korean_date, won
 from bot.services.orders import Eligibility, OrderView
-from bot.services.reports import ReportOutcome, ReportView, business_days_after
+from bot.services.reports import ReportOutcome, ReportView
 from bot.settings import get_settings
 
 NOT_A_CUSTOMER = {
@@ -58,7 +59,7 @@ def eligibility_problem(check: Eligibility) -> str:
         )
     if check.problem == "already_refunded":
         return (
-            f"이 주문은 이미 환불되었습니다. {korean_date(to_local(check.refunded_at))}에 "
+            f"이 주문은 이미 환불됐어요. {korean_date(to_local(check.refunded_at))}에 "
             f"{won(check.refund_amount)}을 환불해 드렸어요(신고번호 {check.report_number}). "
             "환불은 주문당 한 번만 가능해요."
         )
@@ -66,6 +67,11 @@ def eligibility_problem(check: Eligibility) -> str:
         return (
             f"이 주문은 이미 신고되어 담당자가 검토하고 있어요(신고번호 {check.report_number}). "
             "결과가 나오면 알려 드릴게요."
+        )
+    if check.problem == "refund_rejected":
+        return (
+            f"이 주문은 이미 신고하셨고(신고번호 {check.report_number}), 담당자가 검토한 결과 환불해 드리기 어렵다고 "
+            "결정됐어요. 환불은 주문당 한 번만 신청할 수 있어요. 결과에 대해 문의하시려면 '상담원 연결'이라고 말씀해 주세요."
         )
     raise ValueError(check.problem)
 

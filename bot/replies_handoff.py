@@ -250,7 +250,7 @@ def refund_done_ko(report, approve: bool, reason: Optional[str]) -> str:
     if approve:
         return (f"💸 {report.number} 환불을 승인했어요: {won(report.refund_amount or report.amount_krw)} "
                 f"({report.product_name}). 고객에게 결과를 알려 주세요.")
-    return f"🚫 {report.number} 환불을 거절했어요. 사유: {reason}. 고객에게 사유를 설명해 주세요."
+    return f"🚫 {report.number} 환불을 거절했어요. 사유: {reason.rstrip('.')}. 고객에게 사유를 설명해 주세요."
 
 
 def case_done_ko(summary) -> str:

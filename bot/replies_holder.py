@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Sequence
 
+from bot.business_hours import business_days_after
 from bot.clock import to_local, utcnow
 from bot.korean import josa, korean_date, korean_datetime, won
 from bot.services.brand_stats import BrandStats
 from bot.services.cases import STATE_KO, next_step_ko
 from bot.services.holders import Verification
 from bot.services.ipp import INFRINGEMENT_KO, CasePage, CaseSummary, EventView, FilingOutcome, ListingCheck
-from bot.services.reports import business_days_after
 from bot.settings import get_settings
 
 CODE_EXAMPLE = "AB3CD4EF"

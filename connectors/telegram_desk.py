@@ -71,8 +71,9 @@ def parse_command(text: str) -> tuple[Optional[str], str]:
     text = (text or "").strip()
     if not text.startswith("/"):
         return None, text
-    head, _, rest = text.partition(" ")
-    return head[1:].split("@", 1)[0].lower(), rest.strip()
+    # Any whitespace ends the command: agents often put a note or a reason on the next line.
+    head, *rest = text.split(maxsplit=1)
+    return head[1:].split("@", 1)[0].lower(), rest[0].strip() if rest else ""
 
 
 def _case_state(text: str) -> str:

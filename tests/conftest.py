@@ -117,3 +117,20 @@ def _fresh_message_rate():
     doors._limits.clear()
     yield
     doors._limits.clear()
+
+
+@pytest.fixture
+def move_clock(monkeypatch):
+    """Moves bot.clock's "now" forward by a timedelta (adds up): time passes without sleeping."""
+    from datetime import timedelta
+
+    from bot import clock
+
+    offset = [timedelta(0)]
+    real = clock.source
+    monkeypatch.setattr(clock, "source", lambda: real() + offset[0])
+
+    def move(delta: timedelta) -> None:
+        offset[0] += delta
+
+    return move

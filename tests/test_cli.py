@@ -47,3 +47,21 @@ def test_review_confirms_fake_once_and_strikes_the_seller(db_url, orders_by_cust
 def test_unknown_report_says_so(db_url):
     result = cleanbot("reports", "show", "RPT-2026-999999")
     assert result.returncode == 1 and "찾을 수 없어요" in result.stderr
+
+
+def test_lift_freezes_ends_the_freezes_that_ran_out(db_url):
+    from datetime import timedelta
+
+    from bot.clock import utcnow
+    from bot.db import transaction
+    from bot.models import Seller
+
+    with transaction() as session:
+        for seller_id, left in (("S-1002", timedelta(minutes=-1)), ("S-1004", timedelta(days=1))):
+            seller = session.get(Seller, seller_id)
+            seller.status, seller.frozen_until = "frozen", utcnow() + left
+    result = cleanbot("sellers", "lift-freezes", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == ["S-1002"]
+    assert cleanbot("sellers", "lift-freezes").stdout.startswith("판매 정지가 끝난 판매자 0곳을")
+    assert json.loads(cleanbot("sellers", "show", "S-1004", "--json").stdout)["status"] == "frozen"

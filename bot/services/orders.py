@@ -32,7 +32,8 @@ class OrderView:
 @dataclass(frozen=True)
 class Eligibility:
     """`problem` is None when the order can be claimed; otherwise one of
-    not_found, not_delivered, window_expired, already_refunded, already_reported."""
+    not_found, not_delivered, window_expired, already_refunded, already_reported (its refund still
+    under review), refund_rejected (reported, and an agent turned the refund down: one claim per order)."""
 
     problem: Optional[str]
     order: Optional[OrderView] = None
@@ -74,7 +75,10 @@ def eligibility_in(session: Session, customer_id: Optional[str], order_number: s
         return Eligibility("already_refunded", view, refund_amount=refund.amount_krw, refunded_at=refund.created_at,
                            report_number=view.report_number)
     if view.report_number is not None:
-        return Eligibility("already_reported", view, report_number=view.report_number)
+        rejected = session.execute(
+            select(Report.refund_status).where(Report.order_number == order_number)).scalar_one() == "rejected"
+        return Eligibility("refund_rejected" if rejected else "already_reported", view,
+                           report_number=view.report_number)
     if order.status != "delivered" or order.delivered_at is None:
         return Eligibility("not_delivered", view)
     deadline = order.delivered_at + timedelta(days=get_settings().refund_window_days)

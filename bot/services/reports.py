@@ -58,15 +58,6 @@ class ReportView:
     listing_id: str = ""
 
 
-def business_days_after(start: datetime, days: int) -> datetime:
-    moment = start
-    while days > 0:
-        moment += timedelta(days=1)
-        if moment.weekday() < 5:
-            days -= 1
-    return moment
-
-
 def save_photos(session: Session, stored: Iterable) -> None:
     """Photo rows for files bot.photos stored (content-addressed, so idempotent — also when two requests
     store the same picture at once: the second insert does nothing instead of failing)."""
@@ -236,7 +227,10 @@ class ReportActionError(Exception):
 
 
 def decide_held_refund(number: str, approve: bool, actor: str, reason: Optional[str] = None) -> ReportView:
-    """An agent's decision on a refund held under the abuse rules."""
+    """An agent's decision on a refund held under the abuse rules; turning one down needs a reason."""
+    reason = (reason or "").strip() or None
+    if not approve and reason is None:
+        raise ReportActionError("환불을 거절하려면 사유를 함께 적어 주세요. 사유는 신고 기록에 남아요.")
     with transaction() as session:
         report = session.execute(
             select(Report).where(Report.number == number.upper()).with_for_update()
@@ -253,7 +247,7 @@ def decide_held_refund(number: str, approve: bool, actor: str, reason: Optional[
                                approved_by=actor, created_at=utcnow()))
         else:
             report.refund_status = "rejected"
-            report.hold_reason = (report.hold_reason or "") + (f" / 거절 사유: {reason}" if reason else "")
+            report.hold_reason = (report.hold_reason or "") + f" / 거절 사유: {reason}"
         session.flush()
         audit.record(session, actor, "refund.approved" if approve else "refund.rejected", report.number,
                      {"reason": reason})

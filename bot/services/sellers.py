@@ -7,9 +7,11 @@ from typing import Optional
 
 from sqlalchemy import select
 
+from bot.clock import to_local
 from bot.db import transaction
+from bot.korean import korean_date
 from bot.models import IppCase, Seller, Strike
-from bot.services.penalties import active_strikes
+from bot.services.penalties import active_strikes, effective_status, lift_freeze
 
 STATUS_KO = {"active": "정상", "frozen": "판매 정지", "closed": "스토어 폐쇄"}
 
@@ -38,19 +40,25 @@ def seller_view(seller_id: str) -> Optional[SellerView]:
         seller = session.get(Seller, seller_id)
         if seller is None:
             return None
+        lift_freeze(session, seller_id)  # a freeze that has run out is shown, and stored, as over
         strikes = session.execute(
             select(Strike, IppCase.number).join(IppCase, IppCase.id == Strike.case_id)
             .where(Strike.seller_id == seller_id).order_by(Strike.created_at)
         ).all()
+        status = effective_status(seller.status, seller.frozen_until)  # the freeze may end after the lift
         return SellerView(
-            seller.id, seller.name, seller.status, seller.frozen_until, active_strikes(session, seller_id),
+            seller.id, seller.name, status, seller.frozen_until if status == "frozen" else None,
+            active_strikes(session, seller_id),
             [StrikeView(number, s.listing_id, s.created_at, s.expires_at, s.withdrawn_at is not None)
              for s, number in strikes],
         )
 
 
 def seller_text(view: SellerView) -> str:
-    lines = [f"{view.id} {view.name} · {STATUS_KO[view.status]} · 유효 제재 {view.active_strikes}건"]
+    status = STATUS_KO[view.status]
+    if view.status == "frozen" and view.frozen_until is not None:
+        status += f"({korean_date(to_local(view.frozen_until))}까지)"
+    lines = [f"{view.id} {view.name} · {status} · 유효 제재 {view.active_strikes}건"]
     for s in view.strikes:
         mark = " (철회)" if s.withdrawn else ""
         lines.append(f"  {s.case_number} · 상품 {s.listing_id} · {s.created_at:%Y-%m-%d} ~ {s.expires_at:%Y-%m-%d}{mark}")

@@ -59,7 +59,7 @@ def test_happy_path_with_photos_refunds_once(chat_as, orders_by_customer):
     # The same claim again: refused, with the date and the amount.
     chat.say("가품 신고할게요")
     again = chat.text(order["number"])
-    assert "이미 환불되었습니다" in again and f"{order['amount_krw']:,}원" in again
+    assert "이미 환불됐어요" in again and f"{order['amount_krw']:,}원" in again
 
 
 def test_one_click_report_from_the_order_list(chat_as, orders_by_customer):

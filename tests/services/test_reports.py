@@ -163,3 +163,63 @@ def test_refund_uniqueness_is_a_database_constraint(db_url, orders_by_customer):
             session.flush()
     with transaction() as session:
         assert session.execute(select(func.count(Refund.id))).scalar_one() == 1
+
+
+def _held(orders_by_customer, monkeypatch) -> tuple[str, dict]:
+    """A second claim in a month with the limit at one: held for a person."""
+    monkeypatch.setenv("CLEANBOT_ABUSE_MAX_REFUNDS", "1")
+    assert reports.file_report("shopper-1", _order(orders_by_customer, "shopper-1", 5)["number"], "가짜").status == "granted"
+    order = _order(orders_by_customer, "shopper-1", 20)
+    outcome = reports.file_report("shopper-1", order["number"], "이것도 가짜")
+    assert outcome.status == "held"
+    return outcome.report_number, order
+
+
+def _audits(action: str, subject: str) -> list:
+    with transaction() as session:
+        return session.execute(select(AuditLog.actor, AuditLog.detail).where(
+            AuditLog.action == action, AuditLog.subject == subject)).all()
+
+
+def test_a_held_refund_is_rejected_only_with_a_reason_and_once(db_url, orders_by_customer, monkeypatch):
+    number, _order_row = _held(orders_by_customer, monkeypatch)
+    for blank in (None, "", "   "):
+        with pytest.raises(reports.ReportActionError, match="사유를 함께 적어 주세요"):
+            reports.decide_held_refund(number, approve=False, actor="agent:1", reason=blank)
+    assert reports.get_report(number).refund_status == "held" and _audits("refund.rejected", number) == []
+
+    rejected = reports.decide_held_refund(number, approve=False, actor="agent:1", reason=" 같은 상품 반복 신고 ")
+    assert rejected.refund_status == "rejected" and rejected.refund_amount is None
+    assert rejected.hold_reason.endswith(" / 거절 사유: 같은 상품 반복 신고")
+    assert _audits("refund.rejected", number) == [("agent:1", {"reason": "같은 상품 반복 신고"})]
+    for approve in (True, False):
+        with pytest.raises(reports.ReportActionError) as refused:
+            reports.decide_held_refund(number, approve=approve, actor="agent:2", reason="다시")
+        assert refused.value.message_ko == f"{number}는 이미 환불이 거절된 신고라서 다시 결정할 수 없어요."
+    with transaction() as session:
+        assert session.execute(select(func.count(Refund.id))).scalar_one() == 1  # the first, granted claim
+
+
+def test_claiming_again_after_a_rejection_is_refused_with_the_reason(db_url, orders_by_customer, monkeypatch):
+    from bot import replies
+
+    number, order = _held(orders_by_customer, monkeypatch)
+    reports.decide_held_refund(number, approve=False, actor="agent:1", reason="반복 신고")
+    monkeypatch.setenv("CLEANBOT_ABUSE_MAX_REFUNDS", "10")  # not held again: refused as already decided
+    again = reports.file_report("shopper-1", order["number"], "다시 신청해요")
+    assert again.status == "refund_rejected" and again.report_number == number
+    text = replies.report_outcome(again)
+    assert text == (f"이 주문은 이미 신고하셨고(신고번호 {number}), 담당자가 검토한 결과 환불해 드리기 어렵다고 "
+                    "결정됐어요. 환불은 주문당 한 번만 신청할 수 있어요. 결과에 대해 문의하시려면 '상담원 연결'이라고 말씀해 주세요.")
+    assert "검토하고 있어요" not in text
+    assert orders.check_order("shopper-1", order["number"]).problem == "refund_rejected"
+    with transaction() as session:
+        assert session.execute(select(func.count(Report.id))).scalar_one() == 2
+        assert session.execute(select(func.count(Refund.id)).where(
+            Refund.order_number == order["number"])).scalar_one() == 0
+    # Still under review, the same order reads as waiting for the agent.
+    monkeypatch.setenv("CLEANBOT_ABUSE_MAX_REFUNDS", "1")
+    other = _order(orders_by_customer, "shopper-1", 45)
+    waiting = reports.file_report("shopper-1", other["number"], "가짜")
+    assert waiting.status == "held"
+    assert reports.file_report("shopper-1", other["number"], "또").status == "already_reported"
