@@ -15,7 +15,7 @@ from typing import Optional
 
 from bot.settings import PROJECT_ROOT
 
-INPUTS = ["config.yml", "domain", "nlu_data", "bot/nlu", "bot/knowledge/brands.yml"]
+INPUTS = ["config.yml", "domain.yml", "nlu_data", "bot/nlu", "bot/knowledge/brands.yml"]
 
 
 def _config_path(root: Path, config: "str | Path") -> Path:
@@ -105,7 +105,7 @@ def train_if_changed(force: bool = False, root: Path = PROJECT_ROOT, config: "st
     started = time.perf_counter()
     try:
         result = train(
-            domain=str(root / "domain"),
+            domain=str(root / "domain.yml"),
             config=str(config_file),
             training_files=[str(root / "nlu_data")],
             output=str(target.parent),

@@ -22,7 +22,7 @@ from bot.tracker_store import TRACKER_TABLES, ProjectTrackerStore
 
 @pytest.fixture(scope="module")
 def domain() -> Domain:
-    return Domain.load(str(PROJECT_ROOT / "domain"))
+    return Domain.load(str(PROJECT_ROOT / "domain.yml"))
 
 
 def _from_endpoints(domain: Domain) -> TrackerStore:
