@@ -34,6 +34,7 @@ endpoints.yml names `ProjectLockStore`: the Redis lock when CLEANBOT_REDIS_URL i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -186,13 +187,11 @@ class RedisTicketLockStore(LockStore):
                    wait_time_in_seconds: float = 1) -> AsyncIterator[TicketLock]:
         """Waits for the conversation's turn (at most `lock_lifetime` seconds), holds it alive while the
         caller works, releases it. `wait_time_in_seconds` (Rasa's poll interval) is unused: waiters are woken."""
-        try:
-            ticket, state = await self.issue(conversation_id)
-        except Exception as error:  # noqa: BLE001 - Rasa expects LockError when no lock can be had
-            raise LockError(f"Could not take a ticket for conversation '{conversation_id}': {error}") from error
+        deadline = time.monotonic() + lock_lifetime
+        ticket, state = await self._issue(conversation_id)
         try:
             if state != MINE:
-                await self._wait(ticket, lock_lifetime)
+                ticket = await self._wait(ticket, deadline)
             keeper = asyncio.create_task(self._keep_alive(ticket))
             try:
                 yield TicketLock(conversation_id, deque([Ticket(int(ticket.number), time.time() + lock_lifetime)]))
@@ -204,20 +203,53 @@ class RedisTicketLockStore(LockStore):
             except Exception:  # noqa: BLE001 - unreleased, the ticket expires by itself
                 logger.exception("Could not release the lock of conversation '%s'", conversation_id)
 
-    async def _wait(self, ticket: RedisTicket, patience: float) -> None:
-        deadline = time.monotonic() + patience
+    async def _issue(self, conversation_id: str) -> tuple[RedisTicket, int]:
+        try:
+            return await self.issue(conversation_id)
+        except Exception as error:  # noqa: BLE001 - Rasa expects LockError when no lock can be had
+            raise LockError(f"Could not take a ticket for conversation '{conversation_id}': {error}") from error
+
+    async def _wait(self, ticket: RedisTicket, deadline: float) -> RedisTicket:
+        """Waits for `ticket`'s turn until `deadline` (monotonic); returns the ticket that has it.
+
+        A process that stalls longer than ticket_seconds while waiting (an overloaded machine, a cold start)
+        finds its ticket expired: it takes a new one at the end of the line rather than failing the message.
+        A Redis call that times out meanwhile is tried again, never turned into an error for the user."""
+        taken = [ticket]  # the ticket we stand in line with now (a new one after an expiry)
+        try:
+            return await self._wait_in_line(taken, deadline)
+        except BaseException:
+            if taken[-1] is not ticket:  # the caller releases only the first one
+                with contextlib.suppress(Exception):
+                    await self.release(taken[-1])
+            raise
+
+    async def _wait_in_line(self, taken: list, deadline: float) -> RedisTicket:
+        ticket = taken[-1]
         # Also often enough to keep the waiting ticket alive.
         check = min(CHECK_SECONDS, self.ticket_ms / 3000)
         client = self._scripts().client
         while True:
-            await client.blpop([f"{ticket.ticket_prefix}{ticket.number}:w"], timeout=check)
-            state = await self.turn(ticket)
+            try:
+                await client.blpop([f"{ticket.ticket_prefix}{ticket.number}:w"], timeout=check)
+                state = await self.turn(ticket)
+            except (asyncio.CancelledError, LockError):
+                raise
+            except Exception as error:  # noqa: BLE001 - redis.TimeoutError, ConnectionError: Redis or we stalled
+                logger.warning("Waiting for conversation '%s': %s; trying again", ticket.conversation_id, error)
+                state = WAITING
+                await asyncio.sleep(check)
             if state == MINE:
-                return
-            if state == LOST:
-                raise LockError(f"The ticket for conversation '{ticket.conversation_id}' expired while waiting.")
+                return ticket
             if time.monotonic() > deadline:
                 raise LockError(f"Could not acquire lock for conversation_id '{ticket.conversation_id}'.")
+            if state == LOST:
+                logger.warning("The waiting ticket of conversation '%s' expired (this process stalled); "
+                               "taking a new one", ticket.conversation_id)
+                ticket, state = await self._issue(ticket.conversation_id)
+                taken.append(ticket)
+                if state == MINE:
+                    return ticket
 
     async def _keep_alive(self, ticket: RedisTicket) -> None:
         while True:

@@ -295,3 +295,61 @@ def test_the_rasa_server_refuses_several_workers_without_redis(tmp_path):
     started = subprocess.run([sys.executable, "-m", "bot.rasa_server", "--model", str(tmp_path / "none.tar.gz")],
                              cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert started.returncode == 2 and "CLEANBOT_REDIS_URL" in started.stderr, started.stderr
+
+
+def test_a_waiter_that_stalled_past_its_ticket_takes_a_new_one_instead_of_failing(redis_url, key_prefix):
+    """An overloaded or cold server may not touch its waiting ticket for longer than ticket_seconds: the
+    message still gets its turn (at the end of the line) rather than a 500."""
+    store = _store(redis_url, key_prefix, ticket_seconds=0.3)
+
+    async def main():
+        holder, state = await store.issue("conv")
+        assert state == MINE
+        waiter = asyncio.create_task(_enter(store))
+        await _until(lambda: _line_length(store, 2))
+        keeper = asyncio.create_task(_keep(store, holder))  # the holder stays alive; the waiter's ticket dies
+        first_waiter = (await store.waiting("conv"))[1]
+        await store._scripts().client.delete(f"{key_prefix}conv:t:{first_waiter}")  # as if its process froze
+        await asyncio.sleep(0.5)
+        keeper.cancel()
+        await store.release(holder)
+        assert await asyncio.wait_for(waiter, 5) is True
+        assert await store.waiting("conv") == []
+
+    asyncio.run(main())
+
+
+def test_a_redis_timeout_while_waiting_is_tried_again(redis_url, key_prefix, monkeypatch):
+    import redis
+
+    store = _store(redis_url, key_prefix)
+
+    async def main():
+        holder, _ = await store.issue("conv")
+        client = store._scripts().client
+        real_blpop, failures = client.blpop, []
+
+        async def flaky_blpop(*args, **kwargs):
+            if not failures:
+                failures.append(1)
+                raise redis.exceptions.TimeoutError("Timeout reading from 127.0.0.1:6379")
+            return await real_blpop(*args, **kwargs)
+
+        monkeypatch.setattr(client, "blpop", flaky_blpop)
+        waiter = asyncio.create_task(_enter(store))
+        await _until(lambda: _line_length(store, 2))
+        await asyncio.sleep(0.3)
+        await store.release(holder)
+        assert await asyncio.wait_for(waiter, 5) is True and failures == [1]
+
+    asyncio.run(main())
+
+
+async def _line_length(store, count, conversation="conv"):
+    return len(await store.waiting(conversation)) == count
+
+
+async def _keep(store, ticket):
+    while True:
+        await store.turn(ticket)
+        await asyncio.sleep(0.05)
