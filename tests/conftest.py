@@ -1,5 +1,6 @@
 """Shared fixtures: a fresh database per test (SQLite, and PostgreSQL when
-CLEANBOT_TEST_POSTGRES_URL is set), and real bot servers for end-to-end tests."""
+CLEANBOT_TEST_POSTGRES_URL is set), and real bot servers for end-to-end tests. The header of every run says
+which optional parts run and which are skipped; with env CI set, a skipped one fails the run instead."""
 from __future__ import annotations
 
 import os
@@ -17,6 +18,78 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 PG_URL = os.environ.get("CLEANBOT_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+# --------------------------------------------------------------------------- what runs, and what CI needs
+
+
+def _java_problem() -> str | None:
+    """Without starting a JVM: None if KoNLPy can find one, else why not."""
+    try:
+        import jpype
+        import konlpy  # noqa: F401
+    except ImportError as error:
+        return f"{error.name} is not installed"
+    try:
+        jpype.getDefaultJVMPath()
+    except Exception:  # noqa: BLE001 - jpype raises its own kinds
+        return "no Java runtime (apt-get install default-jre-headless, or set JAVA_HOME)"
+    return None
+
+
+def _webchat_problem() -> str | None:
+    import importlib.util
+
+    if importlib.util.find_spec("playwright") is None:
+        return "Playwright is not installed"
+    if not Path("/usr/bin/chromium").exists():
+        return "no /usr/bin/chromium (apt-get install chromium)"
+    return None
+
+
+def _nginx_problem() -> str | None:
+    return None if shutil.which("nginx") or Path("/usr/sbin/nginx").exists() else "no nginx (apt-get install nginx)"
+
+
+def optional_parts() -> list[tuple[str, str | None]]:
+    """(what, None if it runs else why it is skipped): the parts of the suite that need something beyond
+    the venv. All of them must run in CI (env CI set)."""
+    return [
+        ("PostgreSQL variants", None if PG_URL else "CLEANBOT_TEST_POSTGRES_URL is unset: SQLite only"),
+        ("Redis", None if os.environ.get("CLEANBOT_TEST_REDIS_URL") else
+         "CLEANBOT_TEST_REDIS_URL is unset: the nginx replicas test skips, the lock store tests skip without a "
+         "Redis at 127.0.0.1:6379"),
+        ("KoNLPy Okt/Komoran", _java_problem()),
+        ("web chat in Chromium", _webchat_problem()),
+        ("nginx in front of replicas", _nginx_problem()),
+    ]
+
+
+def pytest_configure(config):
+    parts = optional_parts()
+    config._cleanbot_parts = parts
+    missing = [f"{name}: {problem}" for name, problem in parts if problem]
+    if os.environ.get("CI") and missing:
+        raise pytest.UsageError("CI is set, and these parts of the suite could not run (they would be skipped):\n  "
+                                + "\n  ".join(missing))
+
+
+def _parts_report(config) -> list[str]:
+    parts = getattr(config, "_cleanbot_parts", None) or optional_parts()
+    runs = [name for name, problem in parts if not problem]
+    lines = [f"cleanbot: runs {', '.join(runs) or 'no optional part'}"]
+    lines += [f"cleanbot: SKIPS {name} ({problem})" for name, problem in parts if problem]
+    return lines
+
+
+def pytest_report_header(config):
+    return _parts_report(config)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if config.get_verbosity() < 0:  # -q (as make test runs) hides the header: say it at the end instead
+        for line in _parts_report(config):
+            terminalreporter.write_line(line, yellow="SKIPS" in line)
 
 
 def _prepare(url: str) -> None:
