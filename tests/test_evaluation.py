@@ -161,22 +161,28 @@ nlu:
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
+def tiny_heldout(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("tiny-heldout") / "heldout.yml"
+    path.write_text(TINY_HELDOUT, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory, tiny_heldout):
     from rasa.model_training import train_nlu
 
     root = tmp_path_factory.mktemp("tiny")
     os.environ["RASA_TELEMETRY_ENABLED"] = "false"
     (root / "config.yml").write_text(TINY_CONFIG, encoding="utf-8")
     (root / "nlu.yml").write_text(TINY_TRAIN, encoding="utf-8")
-    (root / "heldout.yml").write_text(TINY_HELDOUT, encoding="utf-8")
     model = train_nlu(str(root / "config.yml"), str(root / "nlu.yml"), str(root / "models"), fixed_model_name="tiny")
-    return Path(model), root / "heldout.yml"
+    return Path(model), tiny_heldout
 
 
-def test_load_nlu_examples_keeps_normalised_values(tiny_model):
+def test_load_nlu_examples_keeps_normalised_values(tiny_heldout):  # reads the file only: trains nothing
     from bot.evaluation import load_nlu_examples
 
-    examples = load_nlu_examples(tiny_model[1])
+    examples = load_nlu_examples(tiny_heldout)
     assert [e.intent for e in examples] == ["greet", "greet", "request_refund", "request_refund", "request_refund"]
     order = examples[-1].entities[0]
     assert order["entity"] == "order_number" and order["value"] == "8181234567890123"
