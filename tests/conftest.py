@@ -182,6 +182,83 @@ def orders_by_customer():
     return demo_orders()
 
 
+TINY_NLU_CONFIG = """\
+recipe: default.v1
+language: ko
+assistant_id: clean-bot-tiny-test
+pipeline:
+  - name: bot.nlu.KoreanTokenizer
+  - name: CountVectorsFeaturizer
+  - name: CountVectorsFeaturizer
+    analyzer: char_wb
+    min_ngram: 1
+    max_ngram: 3
+  - name: DIETClassifier
+    epochs: 20
+    random_seed: 7
+    number_of_transformer_layers: 0
+    hidden_layers_sizes: {text: []}
+    embedding_dimension: 8
+    constrain_similarities: true
+  - name: bot.nlu.IdentifierEntityExtractor
+  - name: EntitySynonymMapper
+"""
+
+TINY_NLU_DATA = """\
+version: "3.1"
+nlu:
+- intent: greet
+  examples: |
+    - 안녕하세요
+    - 안녕
+    - 반가워요
+    - 하이
+- intent: request_refund
+  examples: |
+    - 환불해 주세요
+    - 환불 신청할게요
+    - 돈 돌려주세요
+    - 환불 원해요
+    - 주문번호 [8181234567890123](order_number) 환불해주세요
+    - [8181-2345-6789-0123](order_number) 환불 받고 싶어요
+- intent: report_fake
+  examples: |
+    - [나이키](brand) 가품 신고할래요
+    - 이거 [루이비통](brand) 짝퉁 같아요
+    - [구찌](brand) 가방이 가짜예요
+    - [프라다](brand) 짝퉁 신고하고싶어요
+    - 상품 [1005006123456789](listing_id) 가품이에요
+- intent: check_status
+  examples: |
+    - 신고번호 [RPT-2026-000042](report_number) 어떻게 됐어요
+    - [rpt 2026 000077](report_number) 진행상황 알려주세요
+    - 인증코드 [K7QP3MXZ](verification_code) 입니다
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_nlu_model(tmp_path_factory) -> Path:
+    """One tiny NLU model (DIET with our tokenizer and identifier extractor, a few seconds of training)
+    for every test that needs some trained model to load, parse with or evaluate."""
+    from rasa.model_training import train_nlu
+
+    root = tmp_path_factory.mktemp("tiny-nlu")
+    (root / "config.yml").write_text(TINY_NLU_CONFIG, encoding="utf-8")
+    (root / "nlu.yml").write_text(TINY_NLU_DATA, encoding="utf-8")
+    old = os.environ.get("RASA_CACHE_DIRECTORY")
+    os.environ["RASA_CACHE_DIRECTORY"] = str(root / "cache")
+    try:
+        model = train_nlu(str(root / "config.yml"), str(root / "nlu.yml"), str(root / "models"),
+                          fixed_model_name="tiny")
+    finally:
+        if old is None:
+            os.environ.pop("RASA_CACHE_DIRECTORY", None)
+        else:
+            os.environ["RASA_CACHE_DIRECTORY"] = old
+    assert model and Path(model).exists()
+    return Path(model)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_message_rate():
     """The per-sender message rate is kept per process: each test starts with nobody over it."""
