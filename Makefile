@@ -1,5 +1,6 @@
 # make run  — set up everything on a fresh clone and serve the bot (Ctrl-C stops it all)
-# make test — the same setup, then the whole test suite
+# make test — the same setup, then the whole test suite (and its 30 slowest tests)
+# make test-fast — the inner loop: the suite without the tests marked e2e (real servers) or slow (training)
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install run test train lock clean
+.PHONY: install run test test-fast train lock clean
 
 $(BIN)/python:
 	@py=$$(scripts/python310) || exit 1; echo "Python: $$py"; "$$py" -m venv $(VENV)
@@ -30,7 +31,10 @@ train: install
 
 test: install
 	$(BIN)/cleanbot train
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=30 $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not e2e and not slow" $(PYTEST_ARGS)
 
 lock: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements.in

@@ -108,43 +108,6 @@ def test_faq_metrics_counts_threshold_and_misses():
 
 # ------------------------------------------------------------------------------------------ end to end
 
-TINY_CONFIG = """\
-recipe: default.v1
-language: ko
-assistant_id: eval-test
-pipeline:
-  - name: bot.nlu.KoreanTokenizer
-  - name: CountVectorsFeaturizer
-    analyzer: char_wb
-    min_ngram: 1
-    max_ngram: 3
-  - name: DIETClassifier
-    epochs: 20
-    number_of_transformer_layers: 0
-    hidden_layers_sizes: {text: []}
-    embedding_dimension: 8
-    constrain_similarities: true
-  - name: bot.nlu.IdentifierEntityExtractor
-  - name: EntitySynonymMapper
-"""
-
-TINY_TRAIN = """\
-version: "3.1"
-nlu:
-- intent: greet
-  examples: |
-    - 안녕하세요
-    - 안녕
-    - 반가워요
-    - 하이
-- intent: request_refund
-  examples: |
-    - 환불해 주세요
-    - 환불 신청할게요
-    - 돈 돌려주세요
-    - 환불 원해요
-"""
-
 TINY_HELDOUT = """\
 version: "3.1"
 nlu:
@@ -161,29 +124,29 @@ nlu:
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    from rasa.model_training import train_nlu
-
-    root = tmp_path_factory.mktemp("tiny")
-    os.environ["RASA_TELEMETRY_ENABLED"] = "false"
-    (root / "config.yml").write_text(TINY_CONFIG, encoding="utf-8")
-    (root / "nlu.yml").write_text(TINY_TRAIN, encoding="utf-8")
-    (root / "heldout.yml").write_text(TINY_HELDOUT, encoding="utf-8")
-    model = train_nlu(str(root / "config.yml"), str(root / "nlu.yml"), str(root / "models"), fixed_model_name="tiny")
-    return Path(model), root / "heldout.yml"
+def tiny_heldout(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("tiny-heldout") / "heldout.yml"
+    path.write_text(TINY_HELDOUT, encoding="utf-8")
+    return path
 
 
-def test_load_nlu_examples_keeps_normalised_values(tiny_model):
+@pytest.fixture(scope="module")
+def tiny_model(tiny_nlu_model, tiny_heldout):
+    """The session's shared tiny model (tests/conftest.py) and the held-out file."""
+    return tiny_nlu_model, tiny_heldout
+
+
+def test_load_nlu_examples_keeps_normalised_values(tiny_heldout):  # reads the file only: trains nothing
     from bot.evaluation import load_nlu_examples
 
-    examples = load_nlu_examples(tiny_model[1])
+    examples = load_nlu_examples(tiny_heldout)
     assert [e.intent for e in examples] == ["greet", "greet", "request_refund", "request_refund", "request_refund"]
     order = examples[-1].entities[0]
     assert order["entity"] == "order_number" and order["value"] == "8181234567890123"
     assert examples[-1].text[order["start"]:order["end"]] == "8181 2345 6789 0123"
 
 
-@pytest.mark.slow  # trains a tiny DIET model (module fixture), parses five messages
+@pytest.mark.slow  # the shared tiny model (trained once per session), parses five messages
 def test_evaluate_nlu_with_a_given_model(tiny_model):
     from bot.evaluation import evaluate_nlu, format_nlu_report
 

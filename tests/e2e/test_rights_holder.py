@@ -37,7 +37,7 @@ LISTINGS = {
     "1005009900000004": ("Chanel", "샤넬 코코 크러쉬 링 (테스트)"),
     "1005009900000005": ("Chanel", "샤넬 No.5 오 드 빠르펭 (테스트)"),
 }
-for n in range(6, 13):
+for n in range(6, 14):  # 6-12: the case list's pages; 13: the command line's state change
     LISTINGS[f"10050099000000{n:02d}"] = ("Nike", f"나이키 테스트 상품 {n}")
 
 
@@ -198,7 +198,7 @@ def test_stop_midway_creates_nothing_and_a_question_midway_resumes(chat_as, list
 def _file_for(sender: str, listing_id: str) -> str:
     who = resolve("rest", sender)
     outcome = ipp.file_case(who.holder_brands, "web", sender, listing_id, "trademark", "40-1234567", "로고 도용", [])
-    assert outcome.status in ("opened", "duplicate"), outcome
+    assert outcome.status == "opened", outcome  # each listing is filed by one test only
     return outcome.case_number
 
 
@@ -214,8 +214,7 @@ def test_status_by_number_and_latest_list_and_timeline(chat_as, listings):
     timeline = chat.tap(by_number, "전체 이력")
     assert f"{number} 처리 이력" in texts(timeline) and "접수" in texts(timeline)
     assert f"{number} 처리 이력" in chat.text("타임라인 보여줘")  # the case in focus
-    for n in range(6, 13):
-        _file_for("brand-nike", f"10050099000000{n:02d}")
+    filed = [number] + [_file_for("brand-nike", f"10050099000000{n:02d}") for n in range(6, 13)]
     drain("brand-nike")
     listed = chat.say("케이스 목록 보여주세요")
     first_page = texts(listed)
@@ -223,7 +222,10 @@ def test_status_by_number_and_latest_list_and_timeline(chat_as, listings):
     next_page = chat.tap(listed, "다음")
     assert "(2/" in texts(next_page)
     numbers = CASE_NUMBER.findall(first_page) + CASE_NUMBER.findall(texts(next_page))
-    assert len(set(numbers)) >= 6
+    brand_ids = resolve("rest", "brand-nike").brand_ids
+    expected = [c.number for page in (1, 2) for c in ipp.list_visible_cases(brand_ids, page).items]
+    assert list(dict.fromkeys(numbers)) == expected  # the first two pages' cases, in the list's order, each once
+    assert set(filed) <= set(expected)  # the eight filed here (most recently changed) among them
 
 
 def test_another_brands_case_gets_exactly_the_missing_case_answer(chat_as, listings):
@@ -247,11 +249,11 @@ def test_another_brands_case_gets_exactly_the_missing_case_answer(chat_as, listi
 
 
 def test_a_state_change_by_the_cli_reaches_the_holder_with_the_next_message(chat_as, listings):
-    number = _file_for("brand-nike", "1005009900000006")
+    chat = chat_as("brand-nike")  # (its fresh start answered before the change below)
+    number = _file_for("brand-nike", "1005009900000013")
     drain("brand-nike")
     moved = cleanbot("cases", "set-status", number, "under_review", "--note", "판매자 소명을 요청했어요")
     assert moved.returncode == 0, moved.stderr
-    chat = chat_as("brand-nike")
     messages = chat.say("안녕하세요")
     update_index = next(i for i, m in enumerate(messages) if number in m.get("text", ""))
     assert update_index > 0  # after the bot's own answer

@@ -437,7 +437,10 @@ def test_a_rights_holder_sees_case_status_updates_pushed_live(chat_page):
         assert time.monotonic() < deadline, "the pushed rows were not marked delivered"
         time.sleep(0.3)
     # A rights holder with no open page is left alone: no failed attempt, still due for the REST pull.
-    time.sleep(2.5)  # at least one more push round
+    # The positive sign of a push round that saw the Chanel row: a Nike update made after it, pushed.
+    _move_case(nike_case, "info_requested", "판매자 소명을 기다리고 있어요.")
+    expect(pushed).to_have_count(3, timeout=30_000)
+    expect(pushed.last).to_contain_text("판매자 소명을 기다리고 있어요.")
     assert _rows_of(chanel_case) == [("brand-chanel", 0, None)]
     pulled = notifier.take_pending_for("web", "brand-chanel")
     assert chanel_number in {p.case_number for p in pulled}

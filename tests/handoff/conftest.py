@@ -24,6 +24,7 @@ class Desk:
     """The agents' side of the fake Telegram: their topics, and what they write there."""
 
     stack: Any
+    last_update_id: Optional[int] = None  # of the last update an agent sent
 
     @property
     def fake(self):
@@ -51,7 +52,9 @@ class Desk:
 
     def say(self, user_id: int, thread: Optional[int], text: str) -> float:
         since = time.monotonic()
-        self.fake.queue_update(self.fake.topic_update(user_id, AGENT_CHAT, thread, text=text))
+        update = self.fake.topic_update(user_id, AGENT_CHAT, thread, text=text)
+        self.last_update_id = update["update_id"]
+        self.fake.queue_update(update)
         return since
 
     def photo(self, user_id: int, thread: int, data: bytes, caption: Optional[str] = None) -> float:
@@ -80,6 +83,9 @@ def handoff_stack(tmp_path_factory, request):
            "CLEANBOT_BUSINESS_HOURS": hours, "CLEANBOT_HANDOFF_INTERVAL_SECONDS": "0.5",
            # The tests' unlinked users ask for a person more often than the anonymous cap allows (issue #11).
            "CLEANBOT_HANDOFF_ANONYMOUS_PER_HOUR": "10"}
+    fake_now = getattr(request.module, "FAKE_NOW", None)
+    if fake_now:  # the servers and this process read one stopped clock (bot/clock.py)
+        env["CLEANBOT_FAKE_NOW"] = fake_now
     with running_telegram_stack(tmp_path_factory.mktemp("handoff-e2e"), env, "handoff-e2e-logs") as stack:
         stack.fake.members.update({AGENT: "member", AGENT_2: "creator"})
         yield stack

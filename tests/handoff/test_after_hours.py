@@ -2,26 +2,29 @@
 queue with its topic already open (a stack of its own: the hours are a setting of the servers)."""
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from bot.business_hours import BusinessHours
 from bot.clock import utcnow
-from bot.replies_handoff import next_opening_ko
 from bot.services import handoff
 from tests.e2e.conftest import Chat
 
 pytestmark = pytest.mark.e2e
 
-# One minute a week: never open while the test runs (except Saturday 00:00 Seoul).
-BUSINESS_HOURS = "sat 00:00-00:01"
+BUSINESS_HOURS = "mon-fri 09:00-18:00"
+# The servers and the test read this stopped clock (CLEANBOT_FAKE_NOW, bot/clock.py): Saturday 14:00 in Seoul.
+FAKE_NOW = "2026-12-05T05:00:00Z"
 
 
 def test_outside_business_hours_the_user_learns_when_agents_are_back(handoff_stack, desk):
+    assert utcnow() == datetime(2026, 12, 5, 5, 0)  # the clock the servers read too
     chat = Chat(handoff_stack.servers.rasa_url, "shopper-1")
     answer = chat.text("상담원 연결해주세요")
-    hours = BusinessHours.parse(BUSINESS_HOURS)
-    assert "지금은 상담원 근무 시간(토요일 00:00~00:01)이 아니에요." in answer
-    assert f"상담원은 {next_opening_ko(hours, utcnow())}부터 답변해 드려요." in answer
+    assert not BusinessHours.parse(BUSINESS_HOURS).is_open(utcnow())
+    assert "지금은 상담원 근무 시간(월~금요일 09:00~18:00)이 아니에요." in answer
+    assert "상담원은 월요일(12월 7일) 오전 9시부터 답변해 드려요." in answer
     assert "대기열에 올려 두었어요" in answer
     view = handoff.open_for("web", "shopper-1")
     assert view.state == "waiting" and view.after_hours

@@ -17,7 +17,7 @@ from bot.services import handoff, reports
 from bot.services.photos import accept_bytes
 from tests.e2e.conftest import Chat
 from tests.handoff.conftest import AGENT, AGENT_2, AGENT_CHAT, OUTSIDER, tracker
-from tests.telegram.conftest import cleanbot, jpeg, link
+from tests.telegram.conftest import cleanbot, jpeg, link, wait_handled
 
 pytestmark = pytest.mark.e2e
 
@@ -66,7 +66,7 @@ def test_an_agent_takes_over_talks_both_ways_approves_a_refund_and_hands_back(
     desk.wait_in_topic(thread, "👤 고객: 가방 로고가 이상해요", quiet_since)
     photo_since = user.photo(jpeg(32, (80, 60)))
     fake.wait_for(lambda: desk.photos_in_topic(thread, photo_since))
-    time.sleep(1.5)
+    wait_handled(fake, user.last_update_id)  # the photo's update is handled: any answer would be out by now
     assert fake.sent(user.user_id, quiet_since) == []
     events = _events(stack, user.user_id)
     assert any(e["event"] == "pause" for e in events)
@@ -179,7 +179,7 @@ def test_someone_outside_the_agents_group_can_do_nothing(handoff_stack, tg_user,
     desk.wait_in_topic(thread, "고객에게 보내지 않았어요", since)
     since = desk.say(OUTSIDER, thread, "/done")
     desk.wait_in_topic(thread, "상담원만 쓸 수 있어요", since)
-    time.sleep(1)
+    wait_handled(fake, desk.last_update_id)  # the /done is handled: whatever it would change, it has by now
     assert reports.get_report(held).refund_status == "held"
     assert handoff.get(view.id).state == "waiting" and handoff.get(view.id).agent_id is None
     # Nothing changed; only the refused commands were written down (the plain message is not a command).

@@ -355,70 +355,11 @@ def test_component_brands_file_option(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------- real Rasa pipeline
 
-NLU_DATA = """\
-version: "3.1"
-nlu:
-- intent: report_fake
-  examples: |
-    - [나이키](brand) 가품 신고할래요
-    - 이거 [루이비통](brand) 짝퉁 같아요
-    - [구찌](brand) 가방이 가짜예요
-    - [프라다](brand) 짝퉁 신고하고싶어요
-    - 상품 [1005006123456789](listing_id) 가품이에요
-- intent: refund
-  examples: |
-    - 주문번호 [8181234567890123](order_number) 환불해주세요
-    - [8181-2345-6789-0123](order_number) 환불 받고 싶어요
-    - 환불해주세요
-    - 돈 돌려주세요
-- intent: check_status
-  examples: |
-    - 신고번호 [RPT-2026-000042](report_number) 어떻게 됐어요
-    - [rpt 2026 000077](report_number) 진행상황 알려주세요
-    - 인증코드 [K7QP3MXZ](verification_code) 입니다
-"""
-
-CONFIG = """\
-recipe: default.v1
-language: ko
-assistant_id: clean-bot-test
-pipeline:
-  - name: bot.nlu.KoreanTokenizer
-  - name: CountVectorsFeaturizer
-  - name: CountVectorsFeaturizer
-    analyzer: char_wb
-    min_ngram: 1
-    max_ngram: 3
-  - name: DIETClassifier
-    epochs: 1
-    number_of_transformer_layers: 0
-    hidden_layers_sizes: {text: []}
-    embedding_dimension: 8
-    constrain_similarities: true
-  - name: bot.nlu.IdentifierEntityExtractor
-  - name: EntitySynonymMapper
-"""
-
-
-@pytest.mark.slow  # ~25 s CPU: trains DIET for one epoch, loads the model
-def test_inside_trained_rasa_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.slow  # the shared tiny model (tests/conftest.py), trained once per session
+def test_inside_trained_rasa_pipeline(tiny_nlu_model: Path) -> None:
     from rasa.core.agent import Agent
-    from rasa.model_training import train_nlu
 
-    monkeypatch.setenv("RASA_TELEMETRY_ENABLED", "false")
-    monkeypatch.setenv("RASA_CACHE_DIRECTORY", str(tmp_path / "cache"))
-    (tmp_path / "config.yml").write_text(CONFIG, encoding="utf-8")
-    (tmp_path / "nlu.yml").write_text(NLU_DATA, encoding="utf-8")
-
-    model_path = train_nlu(
-        str(tmp_path / "config.yml"),
-        str(tmp_path / "nlu.yml"),
-        str(tmp_path / "models"),
-        fixed_model_name="nlu-test",
-    )
-    assert model_path and Path(model_path).exists()
-
-    agent = Agent.load(model_path)
+    agent = Agent.load(str(tiny_nlu_model))
 
     def parse(text: str) -> Dict[str, Any]:
         return asyncio.run(agent.parse_message(text))
@@ -431,7 +372,7 @@ def test_inside_trained_rasa_pipeline(tmp_path: Path, monkeypatch: pytest.Monkey
     for e in result["entities"]:
         assert 0 <= e["start"] < e["end"] <= len(text)
     # DIET's own guesses survive only where they overlap nothing the extractor found, and never as an
-    # identifier type (a one-epoch DIET guesses at random, so only the overlap rule is asserted).
+    # identifier type (a tiny DIET guesses more or less at random, so only the overlap rule is asserted).
     ours = [(e["start"], e["end"]) for e in result["entities"] if e["extractor"] == "IdentifierEntityExtractor"]
     for e in result["entities"]:
         if e["extractor"] != "IdentifierEntityExtractor":

@@ -220,11 +220,9 @@ def test_socketio_refuses_another_session_id_and_processes_nothing(prod):
 
 def test_a_socket_gets_only_its_own_subjects_pushes(prod):
     """brand-nike has a status update waiting; a shopper claiming brand-nike gets nothing and the update
-    stays due; brand-nike's own page then gets it."""
-    from sqlalchemy import select
-
+    stays due; brand-nike's own page, open at the same time, gets it."""
     from bot.db import transaction
-    from bot.models import Listing, Notification
+    from bot.models import Listing
     from bot.services import cases
 
     with transaction() as session:
@@ -232,23 +230,28 @@ def test_a_socket_gets_only_its_own_subjects_pushes(prod):
                                actor="bot", note="구매자 가품 신고로 접수되었어요.")
         case_number = case.number
 
-    def delivered() -> list:
-        with transaction() as session:
-            return session.execute(select(Notification.delivered_at)).scalars().all()
+    async def until(events: list, found, what: str, seconds: float = 30) -> None:
+        deadline = asyncio.get_running_loop().time() + seconds
+        while not any(found(name, data) for name, data in events):
+            assert asyncio.get_running_loop().time() < deadline, what
+            await asyncio.sleep(0.1)
 
-    async def listen(token, session_id, seconds):
-        events: list = []
-        client = await sio_connect(prod.url, token, events)
-        await client.emit("session_request", {"session_id": session_id})
-        await asyncio.sleep(seconds)
-        await sio_close(client)
-        return events
+    async def both():
+        intruder, owner = [], []
+        intruding = await sio_connect(prod.url, sign(SHOPPER), intruder)
+        await intruding.emit("session_request", {"session_id": BRAND})
+        await until(intruder, lambda name, _: name in ("auth_error", "session_confirm"), "no answer to the claim")
+        owning = await sio_connect(prod.url, sign(BRAND), owner)
+        await owning.emit("session_request", {"session_id": BRAND})
+        # The positive sign: a push round reached brand-nike's page while the intruder was connected.
+        await until(owner, lambda name, data: name == "bot_uttered" and case_number in str(data),
+                    "brand-nike's own page never got the update")
+        for client in (intruding, owning):
+            await sio_close(client)
+        return intruder
 
-    intruder = asyncio.run(listen(sign(SHOPPER), BRAND, 5))
+    intruder = asyncio.run(both())
     assert not any(case_number in str(data) for _, data in intruder)
-    assert any(d is None for d in delivered())
-    owner = asyncio.run(listen(sign(BRAND), BRAND, 6))
-    assert any(name == "bot_uttered" and case_number in str(data) for name, data in owner)
 
 
 # ------------------------------------------------------------------ logs (last: they hold the whole module's traffic)

@@ -15,8 +15,18 @@ from bot.migrate import alembic_config
 from bot.models import TelegramUpdate
 from bot.services import telegram as tg
 from tests.security.conftest import crash_while_handling
+from tests.telegram.conftest import MARKER
 
-QUIET = 2.5  # seconds without a new answer before "nothing more comes"
+def _answers(fake, user: int) -> list[str]:
+    """What the user was answered, without the answers to the markers of Channel.settle."""
+    return [c.text for c in fake.sent(user) if MARKER not in c.text]
+
+
+def _polled(fake, mode: str, since: float) -> None:
+    """By polling: waits for a second getUpdates since `since`, so what the first one handed over has been
+    taken in (and anything it would start is queued before what comes next)."""
+    if mode == "polling":
+        fake.wait_for(lambda: len(fake.calls_of("getUpdates", since=since)) >= 2, 30)
 
 
 def _restart(ch, make, **config):
@@ -36,14 +46,17 @@ def test_an_update_received_before_a_crash_is_answered_once_after_the_restart(db
 
     config = {"webhook_url": ""} if mode == "polling" else {}
     first = channel(**config)  # by polling, Telegram also hands the unconfirmed update over again
-    answers = fake.wait_quiet(user, since=0, quiet=QUIET, timeout=30)
-    assert [c.text for c in answers] == ["받았어요: 가품 신고하고 싶어요"]
-    assert [m.text for m in first.received] == ["가품 신고하고 싶어요"]
+    answered = fake.wait_text(user, "받았어요: 가품 신고하고 싶어요", timeout=60)[0].at  # taken up again
+    _polled(fake, mode, since=answered)
+    assert [m.text for m in first.settle(user)] == ["가품 신고하고 싶어요"]
+    assert _answers(fake, user) == ["받았어요: 가품 신고하고 싶어요"]
     assert first.accept(update) is False  # a webhook retry of it is a duplicate
 
+    restarted = time.monotonic()
     second = _restart(first, channel, **config)
-    time.sleep(QUIET)
-    assert len(fake.sent(user)) == 1 and second.received == []
+    _polled(fake, mode, since=restarted)
+    assert second.settle(user) == []
+    assert _answers(fake, user) == ["받았어요: 가품 신고하고 싶어요"]
 
 
 def test_what_a_stop_cut_short_is_handled_at_the_next_start_and_a_failure_is_not(db_url, fake_api, channel):
@@ -64,10 +77,11 @@ def test_what_a_stop_cut_short_is_handled_at_the_next_start_and_a_failure_is_not
     first.loop.run(first.runtime.stop(drain_seconds=0.5))
 
     second = channel()
-    answers = fake.wait_quiet(hanging, since=0, quiet=QUIET, timeout=30)
-    assert [c.text for c in answers] == ["받았어요: 주문 확인해 주세요"]
-    assert [m.sender_id for m in second.received] == [str(hanging)]
-    assert len(fake.sent(failing)) == 1  # the apology only, not a second try
+    fake.wait_text(hanging, "받았어요: 주문 확인해 주세요")
+    assert [m.sender_id for m in second.settle(hanging)] == [str(hanging)]
+    assert [m.sender_id for m in second.settle(failing)] == [str(hanging)]  # the failure is not tried again
+    assert _answers(fake, hanging) == ["받았어요: 주문 확인해 주세요"]
+    assert len(_answers(fake, failing)) == 1  # the apology only, not a second try
 
 
 def test_an_update_that_never_finishes_is_given_up_after_a_few_starts(db_url):

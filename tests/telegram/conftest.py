@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import itertools
 import json
 import os
 import subprocess
@@ -60,6 +61,10 @@ class LoopThread:
         self.thread.join(10)
 
 
+MARKER = "(marker "  # the start of the texts Channel.settle sends
+_markers = itertools.count(1)
+
+
 @dataclass
 class Channel:
     """The channel runtime in-process, with a stand-in for Rasa that records what it was handed."""
@@ -76,6 +81,14 @@ class Channel:
     def wait_received(self, count: int, timeout: float = 20) -> list:
         self.fake.wait_for(lambda: len(self.received) >= count, timeout)
         return self.received
+
+    def settle(self, user_id: int, timeout: float = 20) -> list:
+        """What reached the dialogue from anyone before one more text from `user_id` did: a positive sign
+        instead of a pause, since one chat's updates are handled in order. The markers are left out."""
+        marker = f"{MARKER}{next(_markers)})"
+        self.accept(self.fake.text_update(user_id, marker))
+        self.fake.wait_for(lambda: any(m.text == marker for m in self.received), timeout)
+        return [m for m in self.received if not (m.text or "").startswith(MARKER)]
 
 
 @pytest.fixture
@@ -207,10 +220,25 @@ def cleanbot(stack, *args: str) -> subprocess.CompletedProcess:
     return done
 
 
+def wait_handled(fake: FakeBotAPI, update_id: int, timeout: float = 60) -> None:
+    """Waits until the channel has finished handling this update (its row is marked handled): everything it
+    was going to answer has been sent by then. A positive sign to wait for before asserting a silence."""
+    from bot.db import transaction
+    from bot.models import TelegramUpdate
+
+    def handled() -> bool:
+        with transaction() as session:
+            row = session.get(TelegramUpdate, update_id)
+            return row is not None and row.handled_at is not None
+
+    fake.wait_for(handled, timeout)
+
+
 @dataclass
 class TelegramUser:
     stack: Any
     user_id: int
+    last_update_id: Optional[int] = None  # of the last update this user sent
 
     @property
     def fake(self):
@@ -218,11 +246,13 @@ class TelegramUser:
 
     def webhook(self, update: dict) -> float:
         since = time.monotonic()
+        self.last_update_id = update["update_id"]
         assert self.fake.deliver(update, url=self.stack.webhook_url, secret=self.stack.secret) == 200
         return since
 
     def poll(self, update: dict) -> float:
         since = time.monotonic()
+        self.last_update_id = update["update_id"]
         self.fake.queue_update(update)
         return since
 
