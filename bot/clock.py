@@ -12,7 +12,7 @@ from bot.settings import get_settings
 # utcnow() at that moment, in each process that has it in its environment — how a test makes the servers
 # it starts agree with it on "now" (business hours, say) whatever the wall clock says. Refused in
 # production mode.
-FAKE_NOW_ENV = "CLEANBOT_FAKE_NOW"
+FAKE_NOW_ENV = "CLEANBOT_FAKE_NOW"  # documented in docs/settings.md
 
 
 def _fake_now(value: str) -> datetime:
