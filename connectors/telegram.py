@@ -45,7 +45,7 @@ from sanic.response import HTTPResponse
 from telegram import Message, Update
 from telegram.error import BadRequest, Conflict, InvalidToken, TelegramError
 
-from bot.korean import josa
+from bot.replies.korean import josa
 from bot.services import leases
 from bot.services import telegram as tg
 from connectors.doors import MAX_TEXT, DoorError, check_rate, clean_text
@@ -621,7 +621,7 @@ class TelegramRuntime:
             await self.output.send_text_message(str(sender), notice)
 
         if text.startswith("/") and text[1:].split(" ", 1)[0].split("@", 1)[0].lower() in AGENT_ONLY_COMMANDS:
-            from bot.replies_handoff import AGENT_COMMAND_PRIVATE_KO
+            from bot.replies.takeover import AGENT_COMMAND_PRIVATE_KO
 
             await self.output.send_text_message(str(sender), AGENT_COMMAND_PRIVATE_KO)
             return

@@ -36,7 +36,7 @@ from typing import Any, Optional
 from telegram import Message, User
 from telegram.error import BadRequest, TelegramError
 
-from bot import replies_handoff as words
+from bot.replies import takeover as words
 from bot.services import audit, handoff, leases
 from bot.services.handoff import TO_TOPIC, TO_USER, HandoffView, MessageView
 from connectors.handoff import HandoffHub

@@ -1,4 +1,4 @@
-"""The metric functions of bot.evaluation (pure: no model, no held-out data)."""
+"""The metric functions of bot.nlu.evaluation (pure: no model, no held-out data)."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.evaluation import entity_key, entity_metrics, faq_metrics, intent_metrics, latency_summary, percentile
+from bot.nlu.evaluation import entity_key, entity_metrics, faq_metrics, intent_metrics, latency_summary, percentile
 
 
 def test_intent_metrics_accuracy_macro_f1_and_confusions():
@@ -174,7 +174,7 @@ def tiny_model(tmp_path_factory):
 
 
 def test_load_nlu_examples_keeps_normalised_values(tiny_model):
-    from bot.evaluation import load_nlu_examples
+    from bot.nlu.evaluation import load_nlu_examples
 
     examples = load_nlu_examples(tiny_model[1])
     assert [e.intent for e in examples] == ["greet", "greet", "request_refund", "request_refund", "request_refund"]
@@ -185,7 +185,7 @@ def test_load_nlu_examples_keeps_normalised_values(tiny_model):
 
 @pytest.mark.slow  # trains a tiny DIET model (module fixture), parses five messages
 def test_evaluate_nlu_with_a_given_model(tiny_model):
-    from bot.evaluation import evaluate_nlu, format_nlu_report
+    from bot.nlu.evaluation import evaluate_nlu, format_nlu_report
 
     model, heldout = tiny_model
     report = evaluate_nlu(model=str(model), heldout=heldout, warmup=2)

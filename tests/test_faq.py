@@ -1,4 +1,4 @@
-"""FAQ search (bot.faq): Korean lexical signals, hot reload of faq.yml, the confidence threshold."""
+"""FAQ search (bot.nlu.faq): Korean lexical signals, hot reload of faq.yml, the confidence threshold."""
 from __future__ import annotations
 
 import asyncio
@@ -13,7 +13,7 @@ import yaml
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from bot import faq  # noqa: E402
+from bot.nlu import faq  # noqa: E402
 
 
 def test_every_topic_has_many_phrasings():

@@ -1,11 +1,11 @@
-"""bot.korean: particles (조사), won amounts and Korean dates."""
+"""bot.replies.korean: particles (조사), won amounts and Korean dates."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from bot.korean import final_sound, has_batchim, josa, korean_date, korean_datetime, won
+from bot.replies.korean import final_sound, has_batchim, josa, korean_date, korean_datetime, won
 
 
 @pytest.mark.parametrize(

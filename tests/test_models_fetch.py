@@ -21,7 +21,7 @@ def _offline_env(**extra) -> dict:
 
 
 def test_fetch_of_an_unreachable_model_fails_clearly(monkeypatch):
-    from bot import encoder
+    from bot.nlu import encoder
 
     for key, value in _offline_env().items():
         monkeypatch.setenv(key, value)
@@ -51,14 +51,14 @@ def test_cli_models_fetch_exits_1_with_the_message():
 def test_fetch_refuses_a_local_path(tmp_path):
     import pytest
 
-    from bot import encoder
+    from bot.nlu import encoder
 
     with pytest.raises(encoder.EncoderFetchError):
         encoder.fetch_encoder(str(tmp_path))
 
 
 def test_fallback_banner_is_loud_and_names_the_fix():
-    from bot.encoder import FALLBACK_NAME, fallback_banner, resolve_encoder
+    from bot.nlu.encoder import FALLBACK_NAME, fallback_banner, resolve_encoder
 
     banner = fallback_banner(resolve_encoder(FAKE))
     assert "ENCODER FALLBACK" in banner and FAKE in banner and "cleanbot models fetch" in banner
@@ -66,7 +66,7 @@ def test_fallback_banner_is_loud_and_names_the_fix():
 
 
 def test_run_announces_the_fallback_first(monkeypatch, capsys):
-    from bot import runner
+    from bot.server import runner
 
     monkeypatch.setenv("CLEANBOT_ENCODER", FAKE)
     runner._announce_encoder()
@@ -78,7 +78,7 @@ def test_fetch_reports_a_failed_download_from_the_child_process(monkeypatch):
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from bot import encoder
+    from bot.nlu import encoder
 
     class NotFound(BaseHTTPRequestHandler):
         def _reply(self):

@@ -6,7 +6,7 @@ import pytest
 
 from bot.business_hours import BusinessHours
 from bot.clock import utcnow
-from bot.replies_handoff import next_opening_ko
+from bot.replies.takeover import next_opening_ko
 from bot.services import handoff
 from tests.e2e.conftest import Chat
 

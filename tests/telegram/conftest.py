@@ -139,8 +139,8 @@ def running_telegram_stack(home: Path, extra_env: Optional[dict] = None, log_nam
     """Rasa + action servers with the Telegram channel pointing at the fake Bot API, in polling mode
     (the webhook route is there as well, with its secret), and a database of their own. `extra_env`
     goes to both servers and to this process (the hand-over tests set the agents' group with it)."""
-    from bot.runner import BotServers, free_port
-    from bot.training import train_if_changed
+    from bot.server.runner import BotServers, free_port
+    from bot.nlu.training import train_if_changed
 
     model = train_if_changed()
     fake = FakeBotAPI().start()

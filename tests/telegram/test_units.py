@@ -190,7 +190,7 @@ def test_korean_notices_use_the_right_particles():
 
 
 def test_credentials_include_telegram_only_with_a_token(tmp_path):
-    from bot.runner import TELEGRAM_CHANNEL, credentials_file
+    from bot.server.runner import TELEGRAM_CHANNEL, credentials_file
     from bot.settings import PROJECT_ROOT
 
     base = PROJECT_ROOT / "credentials.yml"
@@ -206,7 +206,7 @@ def test_credentials_include_telegram_only_with_a_token(tmp_path):
 def test_rasa_reads_the_generated_credentials(tmp_path, monkeypatch):
     from rasa.core.run import create_http_input_channels
 
-    from bot.runner import credentials_file
+    from bot.server.runner import credentials_file
     from bot.settings import PROJECT_ROOT
     from connectors.telegram import CleanBotTelegramInput
 

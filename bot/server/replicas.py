@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Optional
 
-from bot.runner import BotServers, free_port
+from bot.server.runner import BotServers, free_port
 from bot.settings import PROJECT_ROOT
 
 NGINX_TEMPLATE = PROJECT_ROOT / "deploy" / "nginx.conf"
@@ -55,7 +55,7 @@ class Replicas:
     def __init__(self, model: Path, count: int, port: int, host: str = "127.0.0.1", env: Optional[dict] = None,
                  log_dir: Optional[Path] = None, credentials: Optional[Path] = None,
                  run_dir: Optional[Path] = None):
-        from bot.runner import offline_env, server_secrets
+        from bot.server.runner import offline_env, server_secrets
 
         self.port, self.host = port, host
         self.log_dir = log_dir

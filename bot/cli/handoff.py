@@ -39,7 +39,7 @@ def _row(view) -> dict:
 
 
 def cmd_list(args) -> int:
-    from bot import replies_handoff as words
+    from bot.replies import takeover as words
     from bot.services import handoff
 
     found = handoff.list_open()
@@ -60,7 +60,7 @@ def cmd_list(args) -> int:
 
 
 def _detail_text(detail) -> str:
-    from bot import replies_handoff as words
+    from bot.replies import takeover as words
     from bot.services.handoff import CLOSE_REASON_KO, REASON_KO, STATE_KO
 
     view = detail.handoff
@@ -109,7 +109,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_release(args) -> int:
-    from bot.korean import josa
+    from bot.replies.korean import josa
     from bot.services import handoff
 
     handoff_id = _parse_id(args.id)

@@ -39,7 +39,7 @@ def start_problems(settings: Optional[Settings] = None) -> list[str]:
     elif settings.jwt_secret and not settings.jwt_public_key and len(settings.jwt_secret.encode()) < MIN_SECRET_BYTES:
         problems.append(f"CLEANBOT_JWT_SECRET가 너무 짧아요. {MIN_SECRET_BYTES}바이트 이상의 무작위 값을 설정해 주세요.")
     if settings.jwt_public_key:
-        from bot.auth import verification_key
+        from bot.server.auth import verification_key
 
         try:
             verification_key(settings)

@@ -39,7 +39,7 @@ def offline_env(extra: Optional[dict] = None) -> dict:
 def server_secrets(environ: dict) -> dict:
     """The secrets both servers must share, generated for this start when not configured: the action
     server's token always; in demo mode the key that signs the demo identities' tokens too."""
-    from bot.auth import new_secret
+    from bot.server.auth import new_secret
 
     made = {}
     if not environ.get("CLEANBOT_ACTION_TOKEN"):
@@ -52,7 +52,7 @@ def server_secrets(environ: dict) -> dict:
 
 def rasa_arguments(settings, model: Path, port: int, credentials: Path) -> list[str]:
     """`rasa run` as each mode needs it: the HTTP API only with a token, CORS only for listed origins."""
-    from bot.security import bind_host
+    from bot.server.security import bind_host
 
     args = ["run", "--model", str(model), "--port", str(port),
             "--interface", bind_host(settings.rasa_host, settings),
@@ -91,8 +91,8 @@ class BotServers:
         ))
 
     def start(self, timeout: float = 240) -> "BotServers":
-        self._spawn("actions", ["-m", "bot.action_server", "--port", str(self.action_port)])
-        self._spawn("rasa", ["-m", "bot.rasa_server", "--model", str(self.model), "--port", str(self.rasa_port),
+        self._spawn("actions", ["-m", "bot.server.action_server", "--port", str(self.action_port)])
+        self._spawn("rasa", ["-m", "bot.server.rasa_server", "--model", str(self.model), "--port", str(self.rasa_port),
                              "--credentials", str(self.credentials)])
         self.wait_ready(timeout)
         return self
@@ -151,7 +151,7 @@ def credentials_file(environ: Optional[dict] = None, base: Path = PROJECT_ROOT /
     target = target or PROJECT_ROOT / "var" / "credentials.generated.yml"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(
-        text.rstrip() + "\n\n# Added by bot/runner.py because TELEGRAM_BOT_TOKEN is set (settings: README.md).\n"
+        text.rstrip() + "\n\n# Added by bot/server/runner.py because TELEGRAM_BOT_TOKEN is set (settings: README.md).\n"
         f"{TELEGRAM_CHANNEL}:\n  access_token: ${{TELEGRAM_BOT_TOKEN}}\n",
         encoding="utf-8",
     )
@@ -169,7 +169,7 @@ def _telegram_line(settings) -> str:
 def _announce_encoder() -> None:
     """The FAQ search (and the NLU features, if configured) use the sentence encoder: say loudly when it
     is the fallback model, before anything else is printed."""
-    from bot.encoder import fallback_banner
+    from bot.nlu.encoder import fallback_banner
 
     banner = fallback_banner()
     if banner:
@@ -179,9 +179,9 @@ def _announce_encoder() -> None:
 def run(replicas: int = 1) -> int:
     """`make run`: serve until Ctrl-C or SIGTERM, then stop everything started here.
 
-    With `replicas` > 1: that many Rasa and action servers behind nginx (bot/replicas.py)."""
-    from bot.security import UnsafeStart, demo_banner, ensure_safe_start
-    from bot.training import train_if_changed
+    With `replicas` > 1: that many Rasa and action servers behind nginx (bot/server/replicas.py)."""
+    from bot.server.security import UnsafeStart, demo_banner, ensure_safe_start
+    from bot.nlu.training import train_if_changed
 
     settings = get_settings()
     try:
@@ -193,7 +193,7 @@ def run(replicas: int = 1) -> int:
     if banner:
         print(banner, flush=True)
     _announce_encoder()
-    from bot.replicas import Replicas, ReplicaProblem, check_replicas
+    from bot.server.replicas import Replicas, ReplicaProblem, check_replicas
 
     try:
         check_replicas(replicas, settings)
@@ -202,7 +202,7 @@ def run(replicas: int = 1) -> int:
         return 2
     model = train_if_changed()
     if replicas > 1:
-        from bot.security import bind_host
+        from bot.server.security import bind_host
 
         servers = Replicas(model, replicas, settings.rasa_port, bind_host(settings.rasa_host, settings),
                            credentials=credentials_file(), log_dir=PROJECT_ROOT / "var" / "logs")

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from bot import cli_handoff, cli_holders, cli_nlu, cli_telegram
+from bot.cli import handoff as cli_handoff, holders as cli_holders, nlu as cli_nlu, telegram as cli_telegram
 from bot.settings import get_settings
 
 
@@ -85,7 +85,7 @@ def cmd_setup(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from bot.training import train_if_changed
+    from bot.nlu.training import train_if_changed
 
     path = train_if_changed(force=args.force)
     print(path)
@@ -93,13 +93,13 @@ def cmd_train(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from bot.runner import run
+    from bot.server.runner import run
 
     return run(replicas=args.replicas)
 
 
 def cmd_chat(args) -> int:
-    from bot.chat import chat
+    from bot.cli.chat import chat
 
     import os
 
@@ -110,7 +110,7 @@ def cmd_chat(args) -> int:
 
 
 def _order_text(orders) -> str:
-    from bot import replies
+    from bot.replies import shopper as replies
 
     if not orders:
         return "주문이 없어요."
@@ -136,7 +136,7 @@ def cmd_orders_show(args) -> int:
 
 
 def _report_text(report) -> str:
-    from bot import replies
+    from bot.replies import shopper as replies
 
     return (replies.report_summary(report) + f"\n  고객 {report.customer_id} · 주문 {report.order_number} · "
             f"케이스 {report.case_number} · 사진 {report.photo_count}장"

@@ -15,7 +15,10 @@ from typing import Optional
 
 from bot.settings import PROJECT_ROOT
 
-INPUTS = ["config.yml", "domain", "nlu_data", "bot/nlu", "bot/knowledge/brands.yml"]
+# The NLU components' modules, not all of bot/nlu: training, evaluation, the encoder and the FAQ search live
+# there too, and changing them does not change the model.
+INPUTS = ["config.yml", "domain", "nlu_data", "bot/nlu/__init__.py", "bot/nlu/identifier_extractor.py",
+          "bot/nlu/korean_tokenizer.py", "bot/nlu/sentence_featurizer.py", "bot/knowledge/brands.yml"]
 
 
 def _config_path(root: Path, config: "str | Path") -> Path:
@@ -42,7 +45,7 @@ def fingerprint(root: Path = PROJECT_ROOT, config: "str | Path" = "config.yml") 
             digest.update(_rel(root, file).encode())
             digest.update(file.read_bytes())
     if "SentenceEmbeddingFeaturizer" in config_file.read_text(encoding="utf-8"):
-        from bot.encoder import resolve_encoder
+        from bot.nlu.encoder import resolve_encoder
 
         digest.update(b"encoder:" + resolve_encoder().identity.encode())
     return digest.hexdigest()[:16]
@@ -69,7 +72,7 @@ def training_info(model: Path) -> Optional[dict]:
 def announce_encoder(config_file: Path) -> None:
     """Says loudly, on stdout, when the sentence encoder (NLU features if configured, FAQ search) is the
     fallback model."""
-    from bot.encoder import fallback_banner, resolve_encoder
+    from bot.nlu.encoder import fallback_banner, resolve_encoder
 
     banner = fallback_banner(resolve_encoder())
     if banner:

@@ -34,7 +34,7 @@ def _local(moment) -> str:
 
 
 def _invite_text(invite) -> str:
-    from bot.korean import korean_date
+    from bot.replies.korean import korean_date
     from bot.clock import to_local
 
     state = f"사용됨 ({_local(invite.used_at)}, {invite.used_by})" if invite.used_at else \
@@ -44,7 +44,7 @@ def _invite_text(invite) -> str:
 
 def cmd_invite(args) -> int:
     from bot.clock import to_local
-    from bot.korean import josa, korean_datetime
+    from bot.replies.korean import josa, korean_datetime
     from bot.services import holders
 
     try:
@@ -131,7 +131,7 @@ def cmd_cases_show(args) -> int:
 
 
 def cmd_cases_set_status(args) -> int:
-    from bot.korean import josa
+    from bot.replies.korean import josa
     from bot.services import ipp
     from bot.services.cases import STATE_KO
 

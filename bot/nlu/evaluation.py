@@ -184,7 +184,7 @@ def _config_uses_encoder(config_file: Path) -> bool:
 
 def resolve_model(config: Optional[str] = None, model: Optional[str] = None) -> tuple[Path, Optional[dict], bool]:
     """(model path, training info, trained now?) for `--model`, `--config` or the current config."""
-    from bot import training
+    from bot.nlu import training
 
     if model:
         path = Path(model)
@@ -256,7 +256,7 @@ def evaluate_nlu(config: Optional[str] = None, model: Optional[str] = None, held
         "machine": {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2)},
     }
     if config_file is not None and config_file.exists() and _config_uses_encoder(config_file):
-        from bot.encoder import resolve_encoder
+        from bot.nlu.encoder import resolve_encoder
 
         choice = resolve_encoder()
         report["encoder"] = {"name": choice.name, "fallback": choice.is_fallback}
@@ -314,7 +314,7 @@ def evaluate_faq(heldout: Path = FAQ_HELDOUT, faq_file: Optional[Path] = None, u
                  threshold: Optional[float] = None) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from bot import faq
+    from bot.nlu import faq
 
     pairs = load_faq_paraphrases(heldout)
     index = faq.get_index(faq_file or faq.FAQ_FILE, use_encoder=use_encoder)
@@ -335,7 +335,7 @@ def evaluate_faq(heldout: Path = FAQ_HELDOUT, faq_file: Optional[Path] = None, u
         "latency": latency_summary(times),
     })
     if use_encoder:
-        from bot.encoder import resolve_encoder
+        from bot.nlu.encoder import resolve_encoder
 
         choice = resolve_encoder()
         report["encoder"] = {"name": choice.name, "fallback": choice.is_fallback}

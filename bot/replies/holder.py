@@ -1,13 +1,13 @@
 """Korean sentences for rights holders: verification, IPP filing, case status, lists, timelines, reports.
 
-Shared by the actions (actions/rights_holder.py) and the command line (bot/cli_holders.py)."""
+Shared by the actions (actions/rights_holder.py) and the command line (bot/cli/holders.py)."""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Sequence
 
 from bot.clock import to_local, utcnow
-from bot.korean import josa, korean_date, korean_datetime, won
+from bot.replies.korean import josa, korean_date, korean_datetime, won
 from bot.services.brand_stats import BrandStats
 from bot.services.cases import STATE_KO, next_step_ko
 from bot.services.holders import Verification

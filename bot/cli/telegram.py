@@ -67,7 +67,7 @@ def bot_username(timeout: float = 10) -> Optional[str]:
 
 
 def cmd_poll(args) -> int:
-    from bot.runner import run
+    from bot.server.runner import run
     from bot.settings import get_settings
 
     if not get_settings().telegram_bot_token:
@@ -136,7 +136,7 @@ def cmd_delete_webhook(args) -> int:
 
 def cmd_link_token(args) -> int:
     from bot.clock import to_local
-    from bot.korean import korean_datetime
+    from bot.replies.korean import korean_datetime
     from bot.services import telegram as tg
 
     try:

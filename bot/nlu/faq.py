@@ -7,7 +7,7 @@ Three similarity signals are blended, each a cosine between the question and eve
 * morphemes: TF-IDF over Kiwi lemmas of content morphemes (nouns, verb/adjective stems, adverbs, Latin
   words, numbers) and their bigrams, plus concept tokens from a small synonym table (석 달 / 세 달 /
   3개월 / 90일 → one token; 돈 / 환불금 / 입금 → one token; 짝퉁 / 가짜 / 가품 → one token, ...);
-* the sentence encoder (bot.encoder): useful with a real Korean encoder; with the English fallback it
+* the sentence encoder (bot.nlu.encoder): useful with a real Korean encoder; with the English fallback it
   still adds a little, so it keeps a small weight.
 
 A topic's score is the best score over its phrasings, mixed with the score against the topic as a
@@ -237,7 +237,7 @@ def get_index(path: Path = FAQ_FILE, use_encoder: bool = True) -> FaqIndex:
         if cached is None or cached[0] != state:
             encoder = None
             if use_encoder:
-                from bot.encoder import load_encoder
+                from bot.nlu.encoder import load_encoder
 
                 encoder = load_encoder()
             cached = _cache[key] = (state, FaqIndex(load_entries(path), encoder))

@@ -46,7 +46,7 @@ def _emit(args, report: dict, text) -> None:
 
 
 def cmd_eval_nlu(args) -> int:
-    from bot import evaluation
+    from bot.nlu import evaluation
 
     if args.config and args.model:
         print("--config와 --model은 함께 쓸 수 없어요. (use either --config or --model)")
@@ -59,7 +59,7 @@ def cmd_eval_nlu(args) -> int:
 
 
 def cmd_eval_faq(args) -> int:
-    from bot import evaluation
+    from bot.nlu import evaluation
 
     with _stdout_to_stderr(args.json):
         report = evaluation.evaluate_faq(use_encoder=not args.no_encoder, threshold=args.threshold,
@@ -71,7 +71,7 @@ def cmd_eval_faq(args) -> int:
 def cmd_models_fetch(args) -> int:
     import sys
 
-    from bot.encoder import EncoderFetchError, fetch_encoder
+    from bot.nlu.encoder import EncoderFetchError, fetch_encoder
     from bot.settings import get_settings
 
     name = args.name or get_settings().encoder
@@ -95,7 +95,7 @@ def register(sub, add) -> None:
     p.add_argument("--heldout", help="평가 데이터 (기본: tests/nlu_eval/heldout.yml)")
     p = add(ev, "faq", cmd_eval_faq, "FAQ 검색 top-1 정확도 (tests/nlu_eval/faq_heldout.yml)")
     p.add_argument("--no-encoder", action="store_true", help="문장 인코더 없이 어휘 점수만")
-    p.add_argument("--threshold", type=float, default=None, help="신뢰 임계값 (기본: bot.faq.DEFAULT_THRESHOLD)")
+    p.add_argument("--threshold", type=float, default=None, help="신뢰 임계값 (기본: bot.nlu.faq.DEFAULT_THRESHOLD)")
     p.add_argument("--heldout", help="평가 데이터 (기본: tests/nlu_eval/faq_heldout.yml)")
 
     models = sub.add_parser("models", help="모델 관리").add_subparsers(dest="models_command", required=True)

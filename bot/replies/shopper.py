@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Optional
 
 from bot.clock import to_local, utcnow
-from bot.korean import josa, korean_date, won
+from bot.replies.korean import josa, korean_date, won
 from bot.services.orders import Eligibility, OrderView
 from bot.services.reports import ReportOutcome, ReportView, business_days_after
 from bot.settings import get_settings

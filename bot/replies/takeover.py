@@ -7,7 +7,7 @@ from typing import Iterable, Optional
 
 from bot.business_hours import BusinessHours, opening_ko
 from bot.clock import to_local, utcnow
-from bot.korean import josa, korean_date, won
+from bot.replies.korean import josa, korean_date, won
 from bot.services.handoff import CLOSE_REASON_KO, REASON_KO, STATE_KO, HandoffView
 
 # ---------------------------------------------------------------- users
@@ -159,7 +159,7 @@ def _when(moment: datetime) -> str:
 def intro_card(view: HandoffView, orders: Iterable, reports: Iterable, cases: Iterable,
                opening: Optional[str] = None) -> str:
     """Who it is, where they are, and what they have with us — the first message of the topic."""
-    from bot import replies
+    from bot.replies import shopper as replies
 
     lines = [f"🆕 상담 #{view.id} · {REASON_KO.get(view.reason, view.reason)} · {STATE_KO[view.state]}"]
     if view.customer_id:

@@ -1,5 +1,5 @@
 """What a message costs inside the Rasa server, cut where Rasa Open Source 3.6 repeats work per call
-(measured in docs/benchmarks.md, "Load and latency (issue #17)"). Installed by bot/rasa_server.py before
+(measured in docs/benchmarks.md, "Load and latency (issue #17)"). Installed by bot/server/rasa_server.py before
 Rasa starts, so every Sanic worker (forked from that process) has them; CLEANBOT_RASA_SPEEDUPS=0 turns
 them off (to measure the difference, or to rule them out).
 

@@ -30,7 +30,7 @@ delete primitives of Rasa's JSON lock have no meaning here.
 
 endpoints.yml names `ProjectLockStore`: the Redis lock when CLEANBOT_REDIS_URL is set, Rasa's in-memory one
 (one process only) otherwise. Rasa allows several Sanic workers for any custom lock store type, so
-`worker_problem` refuses SANIC_WORKERS > 1 without Redis (bot/rasa_server.py)."""
+`worker_problem` refuses SANIC_WORKERS > 1 without Redis (bot/server/rasa_server.py)."""
 from __future__ import annotations
 
 import asyncio

@@ -6,7 +6,7 @@ Actions take the caller's identity from the tracker the request carries, so whoe
 own handler echoes the whole request (the tracker, with descriptions and order numbers) into the reply,
 which the Rasa server then logs.
 
-    python -m bot.action_server [--port 5055]"""
+    python -m bot.server.action_server [--port 5055]"""
 from __future__ import annotations
 
 import argparse
@@ -16,7 +16,7 @@ import logging
 from sanic import Sanic, response
 from sanic.request import Request
 
-from bot.security import UnsafeStart, bind_host, ensure_safe_start
+from bot.server.security import UnsafeStart, bind_host, ensure_safe_start
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ UNAUTHORIZED_KO = "액션 서버에 접근할 권한이 없어요. Rasa 서버�
 
 
 def token_matches(authorization: str | None, expected: str) -> bool:
-    from bot.auth import bearer_token
+    from bot.server.auth import bearer_token
 
     token = bearer_token(authorization)
     return bool(expected) and token is not None and hmac.compare_digest(token.encode(), expected.encode())

@@ -2,7 +2,7 @@
 sees the same ones: Rasa's own SQLTrackerStore on `CLEANBOT_TRACKER_DATABASE_URL` (empty: the
 project database, `CLEANBOT_DATABASE_URL` — the SQLite file by default, PostgreSQL in production).
 
-endpoints.yml names `bot.tracker_store.ProjectTrackerStore`. Rasa refuses an endpoints file whose ${VAR}
+endpoints.yml names `bot.server.tracker_store.ProjectTrackerStore`. Rasa refuses an endpoints file whose ${VAR}
 is unset, so the URL comes from bot.settings here rather than from the file.
 
 Rasa's table is `events` (SQLTrackerStore.SQLEvent). It is created here, not by Alembic: the tracker

@@ -1,7 +1,7 @@
-"""Starts the Rasa server with the flags the mode allows (bot.runner.rasa_arguments), after the same
+"""Starts the Rasa server with the flags the mode allows (bot.server.runner.rasa_arguments), after the same
 start checks as `cleanbot run`, so a server started by hand refuses unsafe settings too.
 
-    python -m bot.rasa_server --model models/x.tar.gz --port 5005 --credentials credentials.yml"""
+    python -m bot.server.rasa_server --model models/x.tar.gz --port 5005 --credentials credentials.yml"""
 from __future__ import annotations
 
 import argparse
@@ -9,8 +9,8 @@ import os
 import sys
 from pathlib import Path
 
-from bot.runner import rasa_arguments
-from bot.security import UnsafeStart, ensure_safe_start
+from bot.server.runner import rasa_arguments
+from bot.server.security import UnsafeStart, ensure_safe_start
 from bot.settings import PROJECT_ROOT, get_settings
 
 
@@ -28,14 +28,14 @@ def main(argv: list[str] | None = None) -> int:
         return unsafe.code
     # Rasa takes more than one Sanic worker only with a lock store shared between them (Redis).
     os.environ.setdefault("SANIC_WORKERS", str(settings.worker_count))
-    from bot.lock_store import worker_problem  # Rasa would accept any SANIC_WORKERS with our lock store type
+    from bot.server.lock_store import worker_problem  # Rasa would accept any SANIC_WORKERS with our lock store type
 
     problem = worker_problem(settings)
     if problem:
         refused = UnsafeStart([problem])
         print(refused, file=sys.stderr, flush=True)
         return refused.code
-    from bot.rasa_speedups import install as install_speedups
+    from bot.server.rasa_speedups import install as install_speedups
 
     install_speedups()  # before Rasa starts, so forked workers have them too (CLEANBOT_RASA_SPEEDUPS=0: off)
     from rasa.__main__ import main as rasa_main
