@@ -66,10 +66,10 @@ def test_fallback_banner_is_loud_and_names_the_fix():
 
 
 def test_run_announces_the_fallback_first(monkeypatch, capsys):
-    from bot.server import runner
+    from bot.cli import serving
 
     monkeypatch.setenv("CLEANBOT_ENCODER", FAKE)
-    runner._announce_encoder()
+    serving._announce_encoder()
     assert "ENCODER FALLBACK" in capsys.readouterr().out
 
 

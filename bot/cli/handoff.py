@@ -8,18 +8,8 @@
 appends ConversationResumed, tells the user and closes the topic, as after `/done`.
 """
 from __future__ import annotations
+from bot.cli.common import emit as _emit, fail as _fail
 
-
-def _emit(args, value, text):
-    from bot.cli import emit
-
-    emit(args, value, text)
-
-
-def _fail(message: str) -> int:
-    from bot.cli import fail
-
-    return fail(message)
 
 
 def _local(moment) -> str:
@@ -51,7 +41,7 @@ def cmd_list(args) -> int:
         return "\n".join([header] + [words.handoff_line(v) for v in views])
 
     if getattr(args, "json", False):
-        from bot.cli import emit
+        from bot.cli.common import emit
 
         emit(args, [_row(v) for v in found], text)
     else:
@@ -99,7 +89,7 @@ def cmd_show(args) -> int:
     if getattr(args, "json", False):
         from dataclasses import asdict
 
-        from bot.cli import emit
+        from bot.cli.common import emit
 
         emit(args, {"handoff": _row(detail.handoff), "messages": [asdict(m) for m in detail.messages]},
              lambda _v: "")
@@ -125,7 +115,7 @@ def cmd_release(args) -> int:
 
 
 def register(sub, add) -> None:
-    """Adds `handoff` to cleanbot's sub-commands (`add` is bot.cli's helper)."""
+    """Adds `handoff` to cleanbot's sub-commands (`add` is bot.cli.common.add)."""
     group = sub.add_parser("handoff", help="상담원 연결 대기열").add_subparsers(dest="handoff_command", required=True)
     add(group, "list", cmd_list, "대기 중이거나 상담 중인 대화 (대기 시간 포함)")
     p = add(group, "show", cmd_show, "상담 한 건과 그동안 오간 메시지")

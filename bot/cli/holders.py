@@ -10,18 +10,8 @@
 from __future__ import annotations
 
 from bot.models import CASE_STATES
+from bot.cli.common import emit as _emit, fail as _fail
 
-
-def _emit(args, value, text):
-    from bot.cli import emit
-
-    emit(args, value, text)
-
-
-def _fail(message: str) -> int:
-    from bot.cli import fail
-
-    return fail(message)
 
 
 def _local(moment) -> str:
@@ -150,7 +140,7 @@ def cmd_cases_set_status(args) -> int:
 
 
 def register(sub, add) -> None:
-    """Adds `brand-owner` and `cases` to cleanbot's sub-commands (`add` is bot.cli's helper)."""
+    """Adds `brand-owner` and `cases` to cleanbot's sub-commands (`add` is bot.cli.common.add)."""
     owners = sub.add_parser("brand-owner", help="브랜드 권리자 인증").add_subparsers(
         dest="brand_owner_command", required=True)
     p = add(owners, "invite", cmd_invite, "일회용 인증 코드 발급 (유효 기간: CLEANBOT_INVITE_EXPIRY_DAYS)")

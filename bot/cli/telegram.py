@@ -11,20 +11,10 @@ import asyncio
 import os
 from typing import Optional
 from urllib.parse import urlsplit, urlunsplit
+from bot.cli.common import emit as _emit, fail as _fail
 
 WEBHOOK_PATH = "/webhooks/telegram/webhook"
 
-
-def _emit(args, value, text):
-    from bot.cli import emit
-
-    emit(args, value, text)
-
-
-def _fail(message: str) -> int:
-    from bot.cli import fail
-
-    return fail(message)
 
 
 def _bot():
@@ -67,7 +57,7 @@ def bot_username(timeout: float = 10) -> Optional[str]:
 
 
 def cmd_poll(args) -> int:
-    from bot.server.runner import run
+    from bot.cli.serving import run
     from bot.settings import get_settings
 
     if not get_settings().telegram_bot_token:
@@ -172,7 +162,7 @@ def _subcommands(sub, name: str, help_text: str, dest: str):
 
 
 def register(sub, add) -> None:
-    """Adds `telegram` and `shopper link-token` to cleanbot's sub-commands (`add` is bot.cli's helper)."""
+    """Adds `telegram` and `shopper link-token` to cleanbot's sub-commands (`add` is bot.cli.common.add)."""
     telegram = _subcommands(sub, "telegram", "텔레그램 채널", "telegram_command")
     add(telegram, "poll", cmd_poll, "폴링 모드로 봇 실행 (공개 주소 없이, make run과 같음)", json_flag=False)
     p = add(telegram, "set-webhook", cmd_set_webhook, "웹훅 주소를 비밀값과 함께 텔레그램에 등록", json_flag=False)

@@ -1,6 +1,7 @@
 """Starts the action server and the Rasa server, waits until both answer, stops both together.
 
-Used by `make run` (`cleanbot run`) and by the end-to-end tests (free ports, their own database)."""
+Used by `make run` (`cleanbot run`, bot.cli.serving.run) and by the end-to-end tests (free ports, their own
+database)."""
 from __future__ import annotations
 
 import os
@@ -13,7 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Optional
 
-from bot.settings import PROJECT_ROOT, get_settings
+from bot.settings import PROJECT_ROOT
 
 
 def free_port() -> int:
@@ -156,90 +157,3 @@ def credentials_file(environ: Optional[dict] = None, base: Path = PROJECT_ROOT /
         encoding="utf-8",
     )
     return target
-
-
-def _telegram_line(settings) -> str:
-    if not settings.telegram_bot_token:
-        return "  텔레그램: TELEGRAM_BOT_TOKEN이 없어서 꺼져 있어요.\n"
-    if settings.telegram_webhook_url:
-        return f"  텔레그램: 웹훅 모드예요({settings.telegram_webhook_url}).\n"
-    return "  텔레그램: 폴링 모드로 연결했어요. 텔레그램에서 봇에게 말을 걸어 보세요.\n"
-
-
-def _announce_encoder() -> None:
-    """The FAQ search (and the NLU features, if configured) use the sentence encoder: say loudly when it
-    is the fallback model, before anything else is printed."""
-    from bot.nlu.encoder import fallback_banner
-
-    banner = fallback_banner()
-    if banner:
-        print(banner, flush=True)
-
-
-def run(replicas: int = 1) -> int:
-    """`make run`: serve until Ctrl-C or SIGTERM, then stop everything started here.
-
-    With `replicas` > 1: that many Rasa and action servers behind nginx (bot/server/replicas.py)."""
-    from bot.server.security import UnsafeStart, demo_banner, ensure_safe_start
-    from bot.nlu.training import train_if_changed
-
-    settings = get_settings()
-    try:
-        ensure_safe_start(settings)
-    except UnsafeStart as unsafe:
-        print(unsafe, file=sys.stderr, flush=True)
-        return unsafe.code
-    banner = demo_banner(settings)
-    if banner:
-        print(banner, flush=True)
-    _announce_encoder()
-    from bot.server.replicas import Replicas, ReplicaProblem, check_replicas
-
-    try:
-        check_replicas(replicas, settings)
-    except ReplicaProblem as problem:
-        print(problem, file=sys.stderr, flush=True)
-        return 2
-    model = train_if_changed()
-    if replicas > 1:
-        from bot.server.security import bind_host
-
-        servers = Replicas(model, replicas, settings.rasa_port, bind_host(settings.rasa_host, settings),
-                           credentials=credentials_file(), log_dir=PROJECT_ROOT / "var" / "logs")
-        where = f"nginx {servers.url} → Rasa 서버 {replicas}개"
-    else:
-        servers = BotServers(model, settings.rasa_port, settings.action_port, credentials=credentials_file())
-        where = f"{servers.rasa_url}  · 액션 서버: http://127.0.0.1:{settings.action_port}"
-    stopping = {"flag": False}
-
-    def _stop(signum, _frame):
-        stopping["flag"] = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    try:
-        servers.start()
-    except (ReplicaProblem, RuntimeError) as problem:
-        print(problem, file=sys.stderr, flush=True)
-        return 1
-    url = getattr(servers, "url", None) or servers.rasa_url
-    print(
-        f"\n클린봇이 준비됐어요.\n"
-        f"  웹 채팅: http://localhost:{settings.rasa_port}/chat  (브라우저에서 열고 데모 사용자를 골라 주세요)\n"
-        f"  Rasa 서버(REST, socket.io): {where}\n"
-        f"  터미널에서 대화하기: .venv/bin/cleanbot chat --sender shopper-1\n"
-        f"  REST: curl -s {url}/webhooks/rest/webhook -d '{{\"sender\":\"shopper-1\",\"message\":\"안녕하세요\"}}'\n"
-        f"{_telegram_line(settings)}"
-        f"  멈추려면 Ctrl-C를 누르세요.\n",
-        flush=True,
-    )
-    try:
-        while not stopping["flag"]:
-            if any(p.poll() is not None for p in servers.processes):
-                print("서버 하나가 멈췄어요. 모두 종료할게요.", file=sys.stderr)
-                servers.stop()
-                return 1
-            time.sleep(0.5)
-    finally:
-        servers.stop()
-    return 0
