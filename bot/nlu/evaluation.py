@@ -217,6 +217,15 @@ def _top_non_fallback(parsed: dict) -> str:
     return (parsed.get("intent") or {}).get("name")
 
 
+def _relative(path: Path) -> str:
+    """A path inside the project as written in a result file: relative to the project (results are committed,
+    so no machine's absolute path goes into them)."""
+    root = PROJECT_ROOT.resolve()
+    if path.is_absolute() and path.resolve().is_relative_to(root):
+        return str(path.resolve().relative_to(root))
+    return str(path)
+
+
 def evaluate_nlu(config: Optional[str] = None, model: Optional[str] = None, heldout: Path = NLU_HELDOUT,
                  warmup: int = WARMUP_MESSAGES) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -239,9 +248,9 @@ def evaluate_nlu(config: Optional[str] = None, model: Optional[str] = None, held
     predicted_entities = [p.get("entities") or [] for p in parsed]
     config_file = PROJECT_ROOT / (config or "config.yml") if not model else None
     report = {
-        "model": str(model_file),
+        "model": _relative(Path(model_file)),
         "config": str(config or "config.yml") if not model else None,
-        "heldout": str(heldout.relative_to(PROJECT_ROOT)) if heldout.is_relative_to(PROJECT_ROOT) else str(heldout),
+        "heldout": _relative(heldout),
         "messages": len(examples),
         "intent": intent_metrics(gold_intents, final),
         "intent_before_fallback": {k: v for k, v in intent_metrics(gold_intents, before_fallback).items()
