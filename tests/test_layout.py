@@ -12,6 +12,10 @@ of its modules, so keep package __init__ files free of module-level imports of t
 
 Absolute paths: a tracked text file must not name a place on one machine (`/work/…`, `/home/<user>/…`,
 `/Users/<user>/…`, `/root/<something>`, `/tmp/<project-ish name>` …) — they break on every other clone.
+
+Tests mirror the code: the tests of one module sit at tests/<package>/test_<module>.py (bot/services/penalties.py
+→ tests/services/test_penalties.py, connectors/telegram.py → tests/connectors/test_telegram.py, bot/photos.py →
+tests/test_photos.py); suites that test behaviour across modules keep their own folders (SUITES).
 """
 from __future__ import annotations
 
@@ -227,3 +231,51 @@ def test_no_machine_paths_in_tracked_files():
             continue  # the examples above
         hits += machine_paths(name, text)
     assert not hits, "absolute paths of one machine:\n" + "\n".join(hits)
+
+
+# ---------------------------------------------------------------- tests mirror the code
+
+# Suites that test behaviour across modules, named for what they test rather than for one module.
+SUITES = {
+    "security": "the attack suite",
+    "durability": "restarts and shared state across servers",
+    "scaleout": "replicas and workers",
+    "e2e": "real Rasa and action servers",
+    "webchat": "the browser chat channels",
+    "deploy": "nginx in front of replicas",
+    "handoff": "human takeover end to end",
+    "nlu_eval": "held-out data, no tests",
+    "bench": "the load benchmark",
+}
+# Top-level checks of the whole repository rather than of one module.
+WHOLE_REPOSITORY = {"test_layout.py", "test_stack.py", "test_training_data.py"}
+
+
+def _module_for(test: str) -> Path | None:
+    """The module (or package) that tests/<package>/test_<module>.py is for, where it exists."""
+    parts = Path(test).parts[1:]  # without "tests"
+    folders, name = parts[:-1], parts[-1][len("test_"):-len(".py")]
+    if folders and folders[0] in ("actions", "connectors"):
+        base = PROJECT_ROOT.joinpath(*folders)
+    else:
+        base = PROJECT_ROOT.joinpath("bot", *folders)
+    for candidate in (base / f"{name}.py", base / name / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def test_each_module_s_tests_sit_where_the_module_does():
+    misplaced = []
+    for test in _tracked("tests"):
+        parts = Path(test).parts
+        if not parts[-1].startswith("test_") or not parts[-1].endswith(".py"):
+            continue
+        if len(parts) > 2 and parts[1] in SUITES:
+            continue
+        if len(parts) == 2 and parts[-1] in WHOLE_REPOSITORY:
+            continue
+        if _module_for(test) is None:
+            misplaced.append(test)
+    assert not misplaced, ("test modules that mirror no module (move them to tests/<package>/test_<module>.py, "
+                           "or into a named suite):\n  " + "\n  ".join(misplaced))

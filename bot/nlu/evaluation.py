@@ -1,7 +1,7 @@
 """Measuring Clean Bot's Korean understanding on the held-out sets (`cleanbot eval nlu|faq`).
 
 The metric functions at the top are pure (plain lists/dicts in, plain dicts out) and unit-tested in
-tests/test_evaluation.py. The rest loads the held-out files, trains or loads a model and parses every
+tests/nlu/test_evaluation.py. The rest loads the held-out files, trains or loads a model and parses every
 held-out message through it, one message at a time, the way the running bot does.
 
 Definitions (also printed in the reports):

@@ -20,7 +20,7 @@ from PIL import Image
 
 from bot.settings import PROJECT_ROOT
 from tests.conftest import _prepare
-from tests.telegram.fake_bot_api import Call, FakeBotAPI
+from tests.connectors.fake_bot_api import Call, FakeBotAPI
 
 
 def jpeg(seed: int, size: tuple[int, int] = (64, 48)) -> bytes:

@@ -7,6 +7,7 @@ import pytest
 
 from bot.cli import main
 from bot.services import telegram as tg
+from tests.connectors.conftest import fake_api  # noqa: F401  (fixture)
 
 
 @pytest.fixture

@@ -69,7 +69,7 @@ def test_claim_then_close_then_rate_once(db_url):
 
 def test_user_messages_and_photos_wait_for_the_topic(db_url):
     from bot.services.photos import accept_bytes
-    from tests.telegram.conftest import jpeg
+    from tests.connectors.conftest import jpeg
 
     view = _request(sender="shopper-3").handoff
     sha = accept_bytes([jpeg(3)]).ids[0]

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from bot.services import telegram as tg
-from tests.telegram.conftest import jpeg
+from tests.connectors.conftest import jpeg
 
 USER = 7001
 
