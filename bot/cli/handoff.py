@@ -8,8 +8,8 @@
 appends ConversationResumed, tells the user and closes the topic, as after `/done`.
 """
 from __future__ import annotations
-from bot.cli.common import emit as _emit, fail as _fail
 
+from bot.cli.common import emit as _emit, fail as _fail
 
 
 def _local(moment) -> str:
@@ -41,9 +41,7 @@ def cmd_list(args) -> int:
         return "\n".join([header] + [words.handoff_line(v) for v in views])
 
     if getattr(args, "json", False):
-        from bot.cli.common import emit
-
-        emit(args, [_row(v) for v in found], text)
+        _emit(args, [_row(v) for v in found], text)
     else:
         print(text(found))
     return 0
@@ -89,9 +87,7 @@ def cmd_show(args) -> int:
     if getattr(args, "json", False):
         from dataclasses import asdict
 
-        from bot.cli.common import emit
-
-        emit(args, {"handoff": _row(detail.handoff), "messages": [asdict(m) for m in detail.messages]},
+        _emit(args, {"handoff": _row(detail.handoff), "messages": [asdict(m) for m in detail.messages]},
              lambda _v: "")
     else:
         print(_detail_text(detail))

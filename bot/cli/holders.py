@@ -9,9 +9,8 @@
 """
 from __future__ import annotations
 
-from bot.models import CASE_STATES
 from bot.cli.common import emit as _emit, fail as _fail
-
+from bot.models import CASE_STATES
 
 
 def _local(moment) -> str:

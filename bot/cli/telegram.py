@@ -11,6 +11,7 @@ import asyncio
 import os
 from typing import Optional
 from urllib.parse import urlsplit, urlunsplit
+
 from bot.cli.common import emit as _emit, fail as _fail
 
 WEBHOOK_PATH = "/webhooks/telegram/webhook"
