@@ -1,5 +1,5 @@
 """The repository's layout: no import circles among the project's modules, no machine's absolute paths in
-tracked files.
+tracked files, tests where the code they test is.
 
 Import circles: the graph of bot/, actions/ and connectors/ is read with `ast` (nothing is imported). Every
 import counts — at module level and inside functions alike — because a function-level import is still a
@@ -38,7 +38,7 @@ def _tracked(*paths: str) -> list[str]:
                               cwd=PROJECT_ROOT, capture_output=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("not a git checkout")
-    return [name for name in done.stdout.decode().split("\0") if name]
+    return [name for name in done.stdout.decode().split("\0") if name and (PROJECT_ROOT / name).is_file()]
 
 
 # ---------------------------------------------------------------- import circles
