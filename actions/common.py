@@ -6,7 +6,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import replies
+from bot.replies import shopper as replies
 from bot.services import identity
 
 

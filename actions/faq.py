@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot import faq
+from bot.nlu import faq
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)

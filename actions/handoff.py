@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import entity, who
-from bot import replies_handoff as words
+from bot.replies import takeover as words
 from bot.clock import utcnow
 from bot.services import handoff
 from bot.settings import get_settings

@@ -6,8 +6,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import require_customer
-from bot import replies
-from bot.korean import won
+from bot.replies import shopper as replies
+from bot.replies.korean import won
 from bot.services import orders
 
 

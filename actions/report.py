@@ -13,8 +13,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import entity, latest_photo_errors, latest_photo_ids, require_customer, who
-from bot import replies
-from bot.korean import won
+from bot.replies import shopper as replies
+from bot.replies.korean import won
 from bot.nlu.identifier_extractor import find_identifiers, order_number_attempt_digits
 from bot.services import orders, reports
 from bot.settings import get_settings

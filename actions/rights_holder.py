@@ -1,6 +1,6 @@
 """Rights holders: verification with a code, filing an IPP case, following cases, brand reports.
 
-Thin actions: each reads the tracker, calls a `bot.services` function and renders `bot.replies_holder`.
+Thin actions: each reads the tracker, calls a `bot.services` function and renders `bot.replies.holder`.
 The forms' slots are custom-mapped (like actions/report.py) so the validation actions decide what
 each message means at each step. Anyone who is not a verified rights holder is told how to become one.
 """
@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import entity, latest_photo_errors, latest_photo_ids, who
-from bot import replies_holder as say
+from bot.replies import holder as say
 from bot.catalogue import canonical_brand
 from bot.nlu.identifier_extractor import find_identifiers
 from bot.periods import parse_period

@@ -6,7 +6,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import entity, require_customer
-from bot import replies
+from bot.replies import shopper as replies
 from bot.services import reports
 
 SHOWN = 10  # one chat message; the rest by number

@@ -7,7 +7,7 @@ errors per step, with the servers' CPU time per message and how busy the rest of
     embedded    SQLite, one Rasa worker, demo mode: what `make run` starts (the default)
     production  PostgreSQL + Redis, CLEANBOT_WORKERS=2, CLEANBOT_MODE=production, signed tokens
     stock       stock Rasa's starter bot (`rasa init --no-prompt`, trained once into var/bench/), `rasa run`
-    replicas    --replicas-count N (default 2) replicas behind nginx (bot.replicas.Replicas) with the production
+    replicas    --replicas-count N (default 2) replicas behind nginx (bot.server.replicas.Replicas) with the production
                 profile's settings and CLEANBOT_WORKERS=1 each; or, with --url, a layout started elsewhere
                 (`cleanbot run --replicas 2`)
     url         any running server: give --url (and --database-url for the shopper pool)
@@ -332,7 +332,7 @@ def _env(values: dict) -> Iterator[None]:
 def server_env(profile: str, extra_env: dict, redis_url: str, home: Path) -> tuple[dict, Optional[str]]:
     """The environment of the servers the harness starts for `profile`, and the key that signs the pool's
     tokens (None: demo mode, unsigned). production and replicas share it: replicas differ only in workers."""
-    from bot.auth import new_secret
+    from bot.server.auth import new_secret
 
     env = {**COMMON_ENV, "CLEANBOT_PHOTO_DIR": str(home / "photos"), "CLEANBOT_MODE": "demo"}
     secret = None
@@ -353,13 +353,13 @@ def server_env(profile: str, extra_env: dict, redis_url: str, home: Path) -> tup
 def cleanbot_target(profile: str, pool_size: int, extra_env: dict, pg_admin: str, redis_url: str,
                     keep: bool = False, log_root: Optional[Path] = None,
                     replicas: int = DEFAULT_REPLICAS) -> Iterator[Target]:
-    """클린봇 started as `cleanbot run` starts it on free ports (bot.runner.BotServers; for the replicas
-    profile `replicas` of them behind nginx, bot.replicas.Replicas), with a database of its own holding the
+    """클린봇 started as `cleanbot run` starts it on free ports (bot.server.runner.BotServers; for the replicas
+    profile `replicas` of them behind nginx, bot.server.replicas.Replicas), with a database of its own holding the
     demo set (embedded) or the catalogue only (production, replicas) plus the generated pool."""
     from bot import demo
-    from bot.replicas import Replicas
-    from bot.runner import BotServers, free_port
-    from bot.training import train_if_changed
+    from bot.server.replicas import Replicas
+    from bot.server.runner import BotServers, free_port
+    from bot.nlu.training import train_if_changed
 
     model = train_if_changed()
     home = Path(tempfile.mkdtemp(prefix=f"cleanbot-bench-{profile}-"))
@@ -404,7 +404,7 @@ def _scheme(url: str) -> str:
 def stock_project(home: Path = STOCK_HOME, fresh: bool = False) -> Path:
     """Stock Rasa's starter project (`rasa init --no-prompt`, trained there with the same Rasa), made once
     and kept in var/bench/ (a minute or two of training); returns its newest model."""
-    from bot.runner import offline_env
+    from bot.server.runner import offline_env
 
     if fresh and home.exists():
         shutil.rmtree(home)
@@ -422,7 +422,7 @@ def stock_project(home: Path = STOCK_HOME, fresh: bool = False) -> Path:
 
 @contextmanager
 def stock_target(fresh: bool = False, log_root: Optional[Path] = None) -> Iterator[Target]:
-    from bot.runner import free_port, offline_env
+    from bot.server.runner import free_port, offline_env
 
     model = stock_project(fresh=fresh)
     home = model.parent.parent
@@ -473,7 +473,7 @@ TRACE_PHASES = ("gate", "lock", "tracker_load", "nlu", "policies", "actions_http
 
 def install_trace() -> None:
     """Wall-clock timestamps of every phase of each message inside the Rasa server, one log line per message
-    (`cleanbot-trace {...}` in rasa.log). Installed by bot.rasa_speedups when CLEANBOT_BENCH_TRACE=1; used by
+    (`cleanbot-trace {...}` in rasa.log). Installed by bot.server.rasa_speedups when CLEANBOT_BENCH_TRACE=1; used by
     `cleanbot bench load --trace`. Phases (milliseconds):
 
         server_total    from the request reaching Sanic to the response being handed back
@@ -1100,7 +1100,7 @@ class Killer(threading.Thread):
         super().start()
 
     def run(self) -> None:
-        from bot.korean import josa
+        from bot.replies.korean import josa
 
         count = len(self.replicas.servers)
         next_at = self.every
@@ -1324,7 +1324,7 @@ def cmd_bench_soak(args) -> int:
         print("--users는 1 이상, --duration과 --kill-every는 0보다 커야 하고, --replicas-count는 2 이상이어야 해요 "
               "(하나를 죽이는 동안 다른 하나가 받아야 하니까요).", file=sys.stderr)
         return 2
-    from bot.replicas import ReplicaProblem
+    from bot.server.replicas import ReplicaProblem
 
     try:
         run, step, check, kills = run_soak(args)

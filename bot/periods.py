@@ -14,7 +14,7 @@ from typing import Callable, Optional
 from zoneinfo import ZoneInfo
 
 from bot.clock import utcnow
-from bot.korean import korean_date
+from bot.replies.korean import korean_date
 from bot.settings import get_settings
 
 

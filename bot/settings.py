@@ -23,9 +23,9 @@ MODES = ("demo", "production")
 @dataclass(frozen=True)
 class Settings:
     # demo: everything on 127.0.0.1, unsigned REST senders, demo data; production: signed identities only
-    # (bot/security.py refuses to start production without a signing key).
+    # (bot/server/security.py refuses to start production without a signing key).
     mode: str = field(default_factory=lambda: _env("CLEANBOT_MODE", "demo").strip().lower())
-    # Signed identities (bot/auth.py): an HS256 secret, or a PEM public key (or a path to one) for RS256/ES256.
+    # Signed identities (bot/server/auth.py): an HS256 secret, or a PEM public key (or a path to one) for RS256/ES256.
     jwt_secret: str = field(default_factory=lambda: _env("CLEANBOT_JWT_SECRET", ""))
     jwt_public_key: str = field(default_factory=lambda: _env("CLEANBOT_JWT_PUBLIC_KEY", ""))
     jwt_audience: str = field(default_factory=lambda: _env("CLEANBOT_JWT_AUDIENCE", ""))

@@ -1,6 +1,6 @@
 """What every door (REST, socket.io, Telegram) checks before a message reaches Rasa.
 
-- who: a signed identity (bot.auth) bound on the server; in demo mode REST also takes an unsigned sender;
+- who: a signed identity (bot.server.auth) bound on the server; in demo mode REST also takes an unsigned sender;
 - what: text must be a string, NUL characters removed (PostgreSQL refuses them), long text cut;
   client metadata keeps only what a client may send (`photos`): ids the server sets (`photo_ids`,
   `photo_errors`, ...) are never taken from a client;
@@ -19,7 +19,7 @@ import weakref
 from collections import deque
 from typing import Any, Optional
 
-from bot.auth import AuthError, Identity, bearer_token, bind_sender, valid_subject, verify
+from bot.server.auth import AuthError, Identity, bearer_token, bind_sender, valid_subject, verify
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)

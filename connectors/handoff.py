@@ -56,7 +56,7 @@ class HandoffHub:
     # ------------------------------------------------------------------ the gate
 
     async def handle(self, message: UserMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
-        from bot import replies_handoff as words
+        from bot.replies import takeover as words
         from bot.services import handoff
 
         kind = channel_kind(message.input_channel)

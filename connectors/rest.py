@@ -21,7 +21,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.auth import AuthError
+from bot.server.auth import AuthError
 from bot.services.identity import channel_kind
 from bot.services.photos import accept_base64_async
 from connectors.doors import DoorError, client_metadata, identify, message_text, check_rate, refusal_json

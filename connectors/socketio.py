@@ -3,7 +3,7 @@
 On top of Rasa's channel it
 - runs every incoming message through `connectors.rest.prepare_message`, so `metadata.photos`
   (base64 strings or data URLs) are checked and stored exactly as on the REST channel;
-- takes the sender id from the signed token in the connect `auth` payload (bot.auth), never from the
+- takes the sender id from the signed token in the connect `auth` payload (bot.server.auth), never from the
   client: a `session_id` that differs from the token's subject is refused with an `auth_error` event
   (status 403) and nothing is processed; a connection without a valid token is refused (401);
 - keeps a map of connected sender ids to socket ids, and every few seconds delivers the due
@@ -29,7 +29,7 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 from socketio.exceptions import ConnectionRefusedError
 
-from bot.auth import MISSING_KO, AuthError, Identity, bind_sender, verify
+from bot.server.auth import MISSING_KO, AuthError, Identity, bind_sender, verify
 
 from bot.settings import get_settings
 from connectors.doors import DoorError, check_rate, message_text

@@ -45,11 +45,12 @@ from sanic.response import HTTPResponse
 from telegram import Message, Update
 from telegram.error import BadRequest, Conflict, InvalidToken, TelegramError
 
-from bot.korean import josa
+from bot.replies.korean import josa
 from bot.services import leases
 from bot.services import telegram as tg
 from connectors.doors import MAX_TEXT, DoorError, check_rate, clean_text
 from connectors.rest import PHOTO_ONLY_TEXT
+from connectors.telegram_messages import message_text, photo_source
 from connectors.telegram_out import CleanBotRateLimiter, CleanBotTelegramOutput, make_bot, refused
 
 logger = logging.getLogger(__name__)
@@ -216,14 +217,6 @@ def command_text(text: str) -> str:
     return " ".join(filter(None, [name.replace("_", " "), rest.strip()])) or "/greet"
 
 
-def message_text(messages: list[Message]) -> str:
-    """What the messages say (texts and captions, one a line) as Rasa and the database may take it:
-    strings only (a payload is JSON: a number where text belongs is ignored), no NUL characters
-    (PostgreSQL refuses them), at most MAX_TEXT characters."""
-    parts = (m.text or m.caption for m in messages)
-    return clean_text("\n".join(p for p in parts if isinstance(p, str) and p))
-
-
 def _unsupported_kind(message: Message) -> Optional[str]:
     for kind in ("sticker", "voice", "audio", "video", "video_note", "animation", "location", "venue", "contact",
                  "poll", "dice", "game", "story"):
@@ -232,17 +225,6 @@ def _unsupported_kind(message: Message) -> Optional[str]:
     document = message.document
     if document is not None and not (document.mime_type or "").startswith("image/"):
         return "document"
-    return None
-
-
-def _photo_source(message: Message) -> Optional[tuple[str, Optional[int]]]:
-    """The file id and declared size of the message's picture: the largest photo size, or an image file."""
-    if message.photo:
-        largest = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
-        return largest.file_id, largest.file_size
-    document = message.document
-    if document is not None and (document.mime_type or "").startswith("image/") and not message.animation:
-        return document.file_id, document.file_size
     return None
 
 
@@ -589,7 +571,7 @@ class TelegramRuntime:
         sources: list[tuple[str, Optional[int]]] = []
         for message in messages:
             kind = _unsupported_kind(message)
-            source = _photo_source(message)
+            source = photo_source(message)
             if source is not None:
                 sources.append(source)
             elif kind is not None:
@@ -621,7 +603,7 @@ class TelegramRuntime:
             await self.output.send_text_message(str(sender), notice)
 
         if text.startswith("/") and text[1:].split(" ", 1)[0].split("@", 1)[0].lower() in AGENT_ONLY_COMMANDS:
-            from bot.replies_handoff import AGENT_COMMAND_PRIVATE_KO
+            from bot.replies.takeover import AGENT_COMMAND_PRIVATE_KO
 
             await self.output.send_text_message(str(sender), AGENT_COMMAND_PRIVATE_KO)
             return

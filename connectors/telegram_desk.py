@@ -36,10 +36,11 @@ from typing import Any, Optional
 from telegram import Message, User
 from telegram.error import BadRequest, TelegramError
 
-from bot import replies_handoff as words
+from bot.replies import takeover as words
 from bot.services import audit, handoff, leases
 from bot.services.handoff import TO_TOPIC, TO_USER, HandoffView, MessageView
 from connectors.handoff import HandoffHub
+from connectors.telegram_messages import message_text, photo_source
 from connectors.telegram_out import CleanBotTelegramOutput, not_modified, refused, split_text, topic_gone
 
 logger = logging.getLogger(__name__)
@@ -479,12 +480,10 @@ class AgentDesk:
             return
         if first.forum_topic_created or first.forum_topic_reopened or first.forum_topic_edited:
             return
-        from connectors.telegram import _photo_source, message_text
-
         text = message_text(messages)
         command, args = parse_command(text)
 
-        sources = [s for s in (_photo_source(m) for m in messages) if s is not None]
+        sources = [s for s in (photo_source(m) for m in messages) if s is not None]
         if not command and not text and not sources:
             return
         refusal = await self._refusal(user, command)

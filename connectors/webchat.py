@@ -136,7 +136,7 @@ class WebChatInput(InputChannel):
             async def demo_token(request: Request) -> HTTPResponse:
                 """Demo only (the route does not exist in production): a signed token for a demo
                 identity, so the page and `cleanbot chat` go through the same check as production."""
-                from bot.auth import issue_demo_token
+                from bot.server.auth import issue_demo_token
                 from connectors.doors import DoorError, check_sender
 
                 body = request.json if isinstance(request.json, dict) else {}

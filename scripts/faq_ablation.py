@@ -1,6 +1,6 @@
 """FAQ ablation for docs/benchmarks.md: old/new matcher × original/new faq.yml on the held-out paraphrases.
 
-"old" = bot/faq.py and bot/knowledge/faq.yml as of commit 9cb46a8 (read with git show). Prints only
+"old" = bot/faq.py (now bot/nlu/faq.py) and bot/knowledge/faq.yml as of commit 9cb46a8 (read with git show). Prints only
 aggregate accuracy. Usage: .venv/bin/python scripts/faq_ablation.py
 """
 from __future__ import annotations
@@ -18,8 +18,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 BASE = "9cb46a8"
 
-from bot import evaluation, faq  # noqa: E402
-from bot.encoder import load_encoder  # noqa: E402
+from bot.nlu import evaluation, faq  # noqa: E402
+from bot.nlu.encoder import load_encoder  # noqa: E402
 
 
 def _git_show(path: str) -> str:
@@ -29,7 +29,7 @@ def _git_show(path: str) -> str:
 
 def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="faq-ablation-"))
-    (tmp / "faq_old.py").write_text(_git_show("bot/faq.py"), encoding="utf-8")
+    (tmp / "faq_old.py").write_text(_git_show("bot/faq.py"), encoding="utf-8")  # its path at BASE
     (tmp / "faq_orig.yml").write_text(_git_show("bot/knowledge/faq.yml"), encoding="utf-8")
     spec = importlib.util.spec_from_file_location("faq_old", tmp / "faq_old.py")
     old = importlib.util.module_from_spec(spec)

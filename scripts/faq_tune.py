@@ -1,4 +1,4 @@
-"""Chooses bot/faq.py's blend weights by cross-validation on faq.yml's OWN phrasings.
+"""Chooses bot/nlu/faq.py's blend weights by cross-validation on faq.yml's OWN phrasings.
 
 Every topic's phrasings are split into K folds; each fold is asked against an index built from the other
 folds, so a phrasing never matches itself. The held-out paraphrases (tests/nlu_eval/faq_heldout.yml) are
@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from bot import faq  # noqa: E402
+from bot.nlu import faq  # noqa: E402
 
 UNANSWERABLE = [
     "해외 배송도 되나요?", "포인트 적립은 어떻게 해요", "회원 탈퇴하는 방법 알려줘", "쿠폰은 어디서 받아요?",
@@ -89,7 +89,7 @@ def main() -> int:
     entries = faq.load_entries()
     encoder = None
     if not args.no_encoder:
-        from bot.encoder import load_encoder
+        from bot.nlu.encoder import load_encoder
 
         encoder = load_encoder()
     gold, rows = collect(entries, args.folds, encoder)

@@ -8,7 +8,7 @@ def test_rasa_tensorflow_torch_and_sentence_transformers_in_one_process():
     import tensorflow as tf
     import torch
 
-    from bot.encoder import load_encoder, resolve_encoder
+    from bot.nlu.encoder import load_encoder, resolve_encoder
 
     assert rasa.__version__ == "3.6.21"
     assert float(tf.reduce_sum(tf.constant([1.0, 2.0]))) == 3.0
@@ -27,7 +27,7 @@ def test_pkg_resources_is_still_there_for_rasa():
 
 
 def test_missing_encoder_falls_back_loudly(caplog):
-    from bot.encoder import resolve_encoder
+    from bot.nlu.encoder import resolve_encoder
 
     choice = resolve_encoder("no-such-org/no-such-model")
     assert choice.is_fallback

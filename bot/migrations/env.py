@@ -6,7 +6,7 @@ from bot.models import Base
 
 config = context.config
 
-# Rasa's own tables (bot/tracker_store.py creates them, and TRACKER_TABLES there names them): not ours to
+# Rasa's own tables (bot/server/tracker_store.py creates them, and TRACKER_TABLES there names them): not ours to
 # migrate, so autogenerate must not propose to drop them. A test checks the two lists agree.
 RASA_TABLES = frozenset({"events"})
 

@@ -5,7 +5,7 @@ Pipeline entry (after the tokenizer, next to the sparse featurizers)::
     - name: bot.nlu.SentenceEmbeddingFeaturizer
       sequence_features: zeros     # zeros | repeat
 
-The encoder is the one bot.encoder resolves (CLEANBOT_ENCODER, or the packaged all-MiniLM-L6-v2
+The encoder is the one bot.nlu.encoder resolves (CLEANBOT_ENCODER, or the packaged all-MiniLM-L6-v2
 fallback, announced loudly). It is loaded once per process and shared with the FAQ search.
 
 * sentence features: the L2-normalised sentence embedding, shape (1, dim);
@@ -47,7 +47,7 @@ class EncoderMismatchError(RasaException):
 
 
 def _resolve():
-    from bot.encoder import resolve_encoder
+    from bot.nlu.encoder import resolve_encoder
 
     return resolve_encoder()
 
@@ -115,7 +115,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     @property
     def model(self):
         if self._model is None:
-            from bot.encoder import load_encoder
+            from bot.nlu.encoder import load_encoder
 
             self._model = load_encoder(self._choice)
         return self._model

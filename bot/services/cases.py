@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
-from bot.korean import josa
+from bot.replies.korean import josa
 from bot.models import OPEN_CASE_STATES, CaseEvent, HolderIdentity, IppCase, Notification, Report, RightsHolder
 from bot.services import audit, penalties
 from bot.services.numbers import public_number

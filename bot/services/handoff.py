@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot import clock
 from bot.db import serialize, transaction
-from bot.korean import josa
+from bot.replies.korean import josa
 from bot.models import OPEN_HANDOFF_STATES, Handoff, HandoffMessage, Photo
 from bot.services import audit
 from bot.services.identity import HolderBrand, get_or_create_identity, resolve_in

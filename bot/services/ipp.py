@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from bot.db import transaction
-from bot.korean import josa
+from bot.replies.korean import josa
 from bot.models import (
     CASE_STATES,
     INFRINGEMENT_TYPES,

@@ -72,7 +72,7 @@ def _decode_pool() -> ProcessPoolExecutor:
             workers = max(1, get_settings().photo_decode_workers)
             # spawn, not fork: the server has threads (Sanic, database pools, TensorFlow), and a forked
             # copy of a threaded process can deadlock on a lock some other thread held.  A spawned
-            # worker imports the server's __main__ module (bot.rasa_server: light) and bot.photos.
+            # worker imports the server's __main__ module (bot.server.rasa_server: light) and bot.photos.
             _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
         return _pool
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
 from bot.db import serialize, transaction
-from bot.korean import josa
+from bot.replies.korean import josa
 from bot.models import IppCase, Listing, Order, Photo, Refund, Report, ReportPhoto
 from bot.services import audit, cases
 from bot.services.numbers import public_number

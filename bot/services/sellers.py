@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.clock import to_local
 from bot.db import transaction
-from bot.korean import korean_date
+from bot.replies.korean import korean_date
 from bot.models import IppCase, Seller, Strike
 from bot.services.penalties import active_strikes, effective_status, lift_freeze
 

@@ -182,7 +182,7 @@ class UnknownCustomer(Exception):
     def __init__(self, customer_id: str):
         super().__init__(f"unknown customer {customer_id}")
         self.customer_id = customer_id
-        from bot.korean import josa
+        from bot.replies.korean import josa
 
         self.message_ko = f"고객 {josa(customer_id, '을/를')} 찾을 수 없어요. 고객 ID를 확인해 주세요."
 

@@ -24,9 +24,9 @@ pytestmark = [pytest.mark.e2e,
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    from bot.replicas import Replicas
-    from bot.runner import free_port
-    from bot.training import train_if_changed
+    from bot.server.replicas import Replicas
+    from bot.server.runner import free_port
+    from bot.nlu.training import train_if_changed
 
     home = tmp_path_factory.mktemp("replicas")
     with database(home, postgres=True) as url:

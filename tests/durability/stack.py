@@ -28,7 +28,7 @@ class Site:
     starts: list = field(default_factory=list)  # seconds each start took, until both servers answered
 
     def __post_init__(self) -> None:
-        from bot.runner import free_port
+        from bot.server.runner import free_port
 
         self.rasa_port = self.rasa_port or free_port()
         self.action_port = self.action_port or free_port()
@@ -40,7 +40,7 @@ class Site:
         return f"http://127.0.0.1:{self.rasa_port}"
 
     def start(self) -> "Site":
-        from bot.runner import BotServers
+        from bot.server.runner import BotServers
 
         began = time.monotonic()
         self.servers = BotServers(self.model, self.rasa_port, self.action_port, env=self.env,

@@ -1,4 +1,4 @@
-"""The conversation lock against the real Redis (bot/lock_store.py): tickets served in order across servers,
+"""The conversation lock against the real Redis (bot/server/lock_store.py): tickets served in order across servers,
 a dead holder's ticket expiring while a live one's does not, and never two holders at once — the race
 Rasa's own RedisLockStore loses (rasa#9213), shown by the same test run against it."""
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from rasa.core.lock_store import LockError, LockStore, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.lock_store import CHECK_SECONDS, LOST, MINE, LocalLockStore, RedisTicketLockStore, worker_problem
+from bot.server.lock_store import CHECK_SECONDS, LOST, MINE, LocalLockStore, RedisTicketLockStore, worker_problem
 from bot.settings import PROJECT_ROOT, get_settings
 
 
@@ -94,7 +94,7 @@ async def _repeat(make, times):
 
 _HOLDER = textwrap.dedent("""
     import asyncio, sys
-    from bot.lock_store import RedisTicketLockStore
+    from bot.server.lock_store import RedisTicketLockStore
 
     async def main():
         store = RedisTicketLockStore(sys.argv[1], ticket_seconds=float(sys.argv[3]), key_prefix=sys.argv[2])
@@ -245,7 +245,7 @@ def test_concurrent_servers_are_never_inside_together(redis_url, key_prefix, kin
 
 def test_the_endpoint_type_makes_the_redis_lock_when_redis_is_configured(redis_url, monkeypatch):
     monkeypatch.setenv("CLEANBOT_REDIS_URL", redis_url)
-    store = LockStore.create(EndpointConfig(type="bot.lock_store.ProjectLockStore", ticket_seconds=3,
+    store = LockStore.create(EndpointConfig(type="bot.server.lock_store.ProjectLockStore", ticket_seconds=3,
                                             key_prefix="x:"))
     assert isinstance(store, RedisTicketLockStore)
     assert (store.url, store.ticket_ms, store.key_prefix) == (redis_url, 3000, "x:")
@@ -254,7 +254,7 @@ def test_the_endpoint_type_makes_the_redis_lock_when_redis_is_configured(redis_u
 def test_without_redis_one_process_keeps_rasas_in_memory_lock(monkeypatch):
     monkeypatch.delenv("CLEANBOT_REDIS_URL", raising=False)
     monkeypatch.delenv("SANIC_WORKERS", raising=False)
-    assert isinstance(LockStore.create(EndpointConfig(type="bot.lock_store.ProjectLockStore")), LocalLockStore)
+    assert isinstance(LockStore.create(EndpointConfig(type="bot.server.lock_store.ProjectLockStore")), LocalLockStore)
 
 
 def test_several_workers_without_redis_are_refused(monkeypatch):
@@ -263,7 +263,7 @@ def test_several_workers_without_redis_are_refused(monkeypatch):
 
     monkeypatch.delenv("CLEANBOT_REDIS_URL", raising=False)
     monkeypatch.setenv("SANIC_WORKERS", "2")
-    endpoint = EndpointConfig(type="bot.lock_store.ProjectLockStore")
+    endpoint = EndpointConfig(type="bot.server.lock_store.ProjectLockStore")
     assert number_of_sanic_workers(endpoint) == 2
     assert "CLEANBOT_REDIS_URL" in worker_problem(get_settings())
     with pytest.raises(RuntimeError):
@@ -288,11 +288,11 @@ def test_the_in_memory_lock_hands_over_without_rasas_one_second_pause():
 
 
 def test_the_rasa_server_refuses_several_workers_without_redis(tmp_path):
-    from bot.runner import offline_env
+    from bot.server.runner import offline_env
 
     env = offline_env({"SANIC_WORKERS": "2", "CLEANBOT_REDIS_URL": "", "CLEANBOT_MODE": "demo",
                        "CLEANBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}"})
-    started = subprocess.run([sys.executable, "-m", "bot.rasa_server", "--model", str(tmp_path / "none.tar.gz")],
+    started = subprocess.run([sys.executable, "-m", "bot.server.rasa_server", "--model", str(tmp_path / "none.tar.gz")],
                              cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert started.returncode == 2 and "CLEANBOT_REDIS_URL" in started.stderr, started.stderr
 

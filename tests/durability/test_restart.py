@@ -22,7 +22,7 @@ def _order_number(orders_by_customer, customer: str) -> str:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_conversations_go_on_after_kill_9(backend, tmp_path, orders_by_customer):
-    from bot.training import train_if_changed
+    from bot.nlu.training import train_if_changed
 
     with database(tmp_path, backend == "postgresql") as url:
         site = Site(f"restart-{backend}", train_if_changed(), site_env(url, tmp_path)).start()

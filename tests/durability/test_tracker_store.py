@@ -1,4 +1,4 @@
-"""Rasa's SQL tracker store on the project database (bot/tracker_store.py), on SQLite and PostgreSQL: built
+"""Rasa's SQL tracker store on the project database (bot/server/tracker_store.py), on SQLite and PostgreSQL: built
 by Rasa's own loader from endpoints.yml, conversations read back by a new store (a restarted server),
 writers in parallel, servers creating the table at the same moment, and Alembic leaving the table alone."""
 from __future__ import annotations
@@ -17,7 +17,7 @@ from rasa.utils.endpoints import EndpointConfig
 
 from bot.db import make_engine
 from bot.settings import PROJECT_ROOT
-from bot.tracker_store import TRACKER_TABLES, ProjectTrackerStore
+from bot.server.tracker_store import TRACKER_TABLES, ProjectTrackerStore
 
 
 @pytest.fixture(scope="module")

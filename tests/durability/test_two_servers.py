@@ -1,7 +1,7 @@
 """Two Rasa servers (same model, same database, same Redis) take turns on one conversation (issue 17):
 messages of one sender arrive at both at once, alternating, all sent together. The tracker must hold every
 message exactly once, each followed by its own replies before the next message — what the cross-server
-lock (bot/lock_store.py) guarantees. With Rasa's in-memory lock instead (CLEANBOT_REDIS_URL unset), the
+lock (bot/server/lock_store.py) guarantees. With Rasa's in-memory lock instead (CLEANBOT_REDIS_URL unset), the
 same run loses or interleaves events: `interleave` and `problems` are the check either way."""
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def problems(replies: dict[str, list[str]], events: list[dict]) -> list[str]:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_two_servers_take_turns_on_one_conversation(backend, tmp_path, redis_url):
-    from bot.training import train_if_changed
+    from bot.nlu.training import train_if_changed
 
     model = train_if_changed()
     with database(tmp_path, backend == "postgresql") as url:

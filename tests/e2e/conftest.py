@@ -43,8 +43,8 @@ class Chat:
 
 @pytest.fixture(scope="session")
 def bot_server(tmp_path_factory):
-    from bot.runner import BotServers, free_port
-    from bot.training import train_if_changed
+    from bot.server.runner import BotServers, free_port
+    from bot.nlu.training import train_if_changed
 
     model = train_if_changed()
     home = tmp_path_factory.mktemp("e2e")

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from bot.runner import free_port, offline_env
+from bot.server.runner import free_port, offline_env
 from bot.settings import PROJECT_ROOT
 from tests.conftest import _prepare
 

@@ -7,7 +7,7 @@ import random
 import pytest
 from PIL import Image
 
-from bot.faq import load_entries
+from bot.nlu.faq import load_entries
 from bot.services import reports
 
 pytestmark = pytest.mark.e2e

@@ -58,8 +58,8 @@ document.addEventListener("DOMContentLoaded", () => {
 def webchat_server(tmp_path_factory):
     """Rasa and action servers of this module, with a database and photo directory of their own."""
     from bot.db import dispose_engines
-    from bot.runner import BotServers, free_port
-    from bot.training import train_if_changed
+    from bot.server.runner import BotServers, free_port
+    from bot.nlu.training import train_if_changed
 
     model = train_if_changed()
     home = tmp_path_factory.mktemp("webchat")

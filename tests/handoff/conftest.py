@@ -10,8 +10,8 @@ from typing import Any, Optional
 
 import pytest
 
-from tests.telegram.conftest import TelegramUser, running_telegram_stack
-from tests.telegram.fake_bot_api import Call
+from tests.connectors.conftest import TelegramUser, running_telegram_stack
+from tests.connectors.fake_bot_api import Call
 
 AGENT_CHAT = -1001000000777
 AGENT = 5_550_001  # a member of the agents' group, and a supervisor (/refund, /case)

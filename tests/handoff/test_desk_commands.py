@@ -6,9 +6,9 @@ import time
 
 from sqlalchemy import select
 
-from bot import replies_handoff as words
+from bot.replies import takeover as words
 from bot.db import transaction
-from bot.korean import josa
+from bot.replies.korean import josa
 from bot.models import AuditLog, CaseEvent, HandoffMessage
 from bot.services import cases, handoff, orders, reports
 from tests.handoff.test_e2e import _held_report

@@ -14,7 +14,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.encoder import FALLBACK_NAME, _fallback_path
+from bot.nlu.encoder import FALLBACK_NAME, _fallback_path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -105,7 +105,7 @@ def test_bad_sequence_mode_is_a_config_error(fallback_encoder, storage):
 
 
 def test_encoder_is_loaded_once_per_process(fallback_encoder, storage):
-    from bot import encoder
+    from bot.nlu import encoder
 
     first = _create(storage, name="a").model
     second = _create(storage, name="b").model

@@ -1,4 +1,4 @@
-"""Fixtures for the scale-out tests: the fake Bot API and the in-process channel (tests/telegram), and
+"""Fixtures for the scale-out tests: the fake Bot API and the in-process channel (tests/connectors), and
 server processes of their own (tests/scaleout/replica.py) against one database and one fake Bot API."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any, Optional
 import pytest
 
 from bot.settings import PROJECT_ROOT
-from tests.telegram.conftest import channel, fake_api  # noqa: F401  (fixtures)
+from tests.connectors.conftest import channel, fake_api  # noqa: F401  (fixtures)
 
 AGENT_CHAT = -1001000000999
 

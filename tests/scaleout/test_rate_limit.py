@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bot.runner import free_port
+from bot.server.runner import free_port
 from connectors import doors
 from tests.durability.conftest import redis_url  # noqa: F401  (fixture)
 

@@ -1,5 +1,5 @@
 """Fixtures for the security tests: the fake Bot API and the in-process Telegram channel (from
-tests/telegram), an agents' group with a member, a supervisor and an outsider, and a channel process that
+tests/connectors), an agents' group with a member, a supervisor and an outsider, and a channel process that
 dies in the middle of handling an update."""
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from bot.settings import PROJECT_ROOT
-from tests.telegram.conftest import channel, fake_api  # noqa: F401  (fixtures)
-from tests.telegram.fake_bot_api import FakeBotAPI
+from tests.connectors.conftest import channel, fake_api  # noqa: F401  (fixtures)
+from tests.connectors.fake_bot_api import FakeBotAPI
 
 AGENT_CHAT = -1001000000888
 MEMBER = 5_660_001  # an agent: a plain member of the group

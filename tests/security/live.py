@@ -1,4 +1,4 @@
-"""Real servers for the attack tests: `cleanbot`'s own start path (bot.runner.BotServers: the action server
+"""Real servers for the attack tests: `cleanbot`'s own start path (bot.server.runner.BotServers: the action server
 behind its secret, the Rasa server with the flags the mode allows) on free ports, a database of its own,
 and small HTTP helpers that return the status and JSON of a reply whatever the status."""
 from __future__ import annotations
@@ -112,8 +112,8 @@ def database(home: Path, postgres: bool) -> Iterator[str]:
 
 @contextmanager
 def running(home: Path, name: str, mode: str, extra: Optional[dict] = None, postgres: bool = False) -> Iterator[Stack]:
-    from bot.runner import BotServers, free_port
-    from bot.training import train_if_changed
+    from bot.server.runner import BotServers, free_port
+    from bot.nlu.training import train_if_changed
 
     model = train_if_changed()
     with database(home, postgres) as url:

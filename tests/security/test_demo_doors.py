@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot import chat
+from bot.cli import chat
 from tests.security.live import http, running, sio_close, sio_connect
 
 pytestmark = pytest.mark.e2e

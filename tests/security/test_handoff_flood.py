@@ -15,7 +15,7 @@ from bot.clock import utcnow
 from bot.db import transaction
 from bot.models import AuditLog, ChatIdentity, Handoff
 from bot.services import handoff
-from tests.handoff.test_actions import run, tracker, user
+from tests.actions.test_handoff import run, tracker, user
 
 ANONYMOUS = ("telegram", "990001")
 

@@ -1,4 +1,4 @@
-"""Signed identities (bot/auth.py) and the door checks (connectors/doors.py), without a server.
+"""Signed identities (bot/server/auth.py) and the door checks (connectors/doors.py), without a server.
 
 Each test is an attack that worked before issue #11: a client-chosen sender, a forged or expired or
 unsigned token, a token for someone else, metadata the server sets, non-string text, NUL characters,
@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bot import auth
+from bot.server import auth
 from connectors import doors
 
 SECRET = "s" * 40

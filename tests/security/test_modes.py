@@ -14,8 +14,8 @@ from bot.settings import PROJECT_ROOT
 
 ENTRY_POINTS = {
     "cleanbot run": [sys.executable, "-m", "bot.cli", "run"],
-    "rasa server": [sys.executable, "-m", "bot.rasa_server", "--model", "models/none.tar.gz"],
-    "action server": [sys.executable, "-m", "bot.action_server"],
+    "rasa server": [sys.executable, "-m", "bot.server.rasa_server", "--model", "models/none.tar.gz"],
+    "action server": [sys.executable, "-m", "bot.server.action_server"],
 }
 
 
@@ -41,7 +41,7 @@ def test_production_without_a_signing_key_refuses_to_start(entry, tmp_path):
     ({"CLEANBOT_JWT_PUBLIC_KEY": "/nonexistent/key.pem"}, "CLEANBOT_JWT_PUBLIC_KEY"),
 ])
 def test_production_refuses_weak_settings(monkeypatch, env, named):
-    from bot.security import start_problems
+    from bot.server.security import start_problems
 
     monkeypatch.setenv("CLEANBOT_MODE", "production")
     for key, value in env.items():
@@ -51,14 +51,14 @@ def test_production_refuses_weak_settings(monkeypatch, env, named):
 
 
 def test_an_unknown_mode_is_refused(monkeypatch):
-    from bot.security import start_problems
+    from bot.server.security import start_problems
 
     monkeypatch.setenv("CLEANBOT_MODE", "staging")
     assert "CLEANBOT_MODE" in start_problems()[0]
 
 
 def test_production_with_a_key_has_no_problems(monkeypatch):
-    from bot.security import start_problems
+    from bot.server.security import start_problems
 
     monkeypatch.setenv("CLEANBOT_MODE", "production")
     monkeypatch.setenv("CLEANBOT_JWT_SECRET", "k" * 40)
@@ -92,7 +92,7 @@ def test_demo_load_itself_refuses_in_production(monkeypatch):
 
 
 def test_demo_mode_binds_the_loopback_whatever_the_host_setting(monkeypatch):
-    from bot.runner import rasa_arguments
+    from bot.server.runner import rasa_arguments
     from bot.settings import get_settings
 
     monkeypatch.setenv("CLEANBOT_MODE", "demo")
@@ -103,7 +103,7 @@ def test_demo_mode_binds_the_loopback_whatever_the_host_setting(monkeypatch):
 
 
 def test_the_api_and_cors_are_on_only_when_configured(monkeypatch):
-    from bot.runner import rasa_arguments
+    from bot.server.runner import rasa_arguments
     from bot.settings import get_settings
 
     monkeypatch.setenv("CLEANBOT_MODE", "production")
@@ -117,7 +117,7 @@ def test_the_api_and_cors_are_on_only_when_configured(monkeypatch):
 
 
 def test_each_start_gets_its_own_action_secret_and_demo_signing_key():
-    from bot.runner import server_secrets
+    from bot.server.runner import server_secrets
 
     first, second = server_secrets({}), server_secrets({})
     assert first["CLEANBOT_ACTION_TOKEN"] != second["CLEANBOT_ACTION_TOKEN"]

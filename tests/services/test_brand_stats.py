@@ -129,7 +129,7 @@ def test_no_brands_or_no_cases(db_url):
 
 
 def test_the_text_has_every_figure(db_url):
-    from bot import replies_holder
+    from bot.replies import holder as replies_holder
 
     nike = resolve("rest", "brand-nike")
     filed = ipp.file_case(nike.holder_brands, "web", "brand-nike", "1005006000123456", "trademark", "40-1234567",

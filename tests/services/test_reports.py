@@ -204,7 +204,7 @@ def test_a_held_refund_is_rejected_only_with_a_reason_and_once(db_url, orders_by
 
 
 def test_claiming_again_after_a_rejection_is_refused_with_the_reason(db_url, orders_by_customer, monkeypatch):
-    from bot import replies
+    from bot.replies import shopper as replies
 
     number, order = _held(orders_by_customer, monkeypatch)
     reports.decide_held_refund(number, approve=False, actor="agent:1", reason="반복 신고")
