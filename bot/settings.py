@@ -1,4 +1,4 @@
-"""All configuration, read from the environment in one place (documented in README.md)."""
+"""All configuration, read from the environment in one place (documented in docs/settings.md)."""
 from __future__ import annotations
 
 import os

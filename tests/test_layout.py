@@ -248,7 +248,7 @@ SUITES = {
     "bench": "the load benchmark",
 }
 # Top-level checks of the whole repository rather than of one module.
-WHOLE_REPOSITORY = {"test_layout.py", "test_stack.py", "test_training_data.py"}
+WHOLE_REPOSITORY = {"test_layout.py", "test_stack.py", "test_training_data.py", "test_docs.py"}
 
 
 def _module_for(test: str) -> Path | None:

@@ -152,7 +152,7 @@ def credentials_file(environ: Optional[dict] = None, base: Path = PROJECT_ROOT /
     target = target or PROJECT_ROOT / "var" / "credentials.generated.yml"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(
-        text.rstrip() + "\n\n# Added by bot/server/runner.py because TELEGRAM_BOT_TOKEN is set (settings: README.md).\n"
+        text.rstrip() + "\n\n# Added by bot/server/runner.py because TELEGRAM_BOT_TOKEN is set (settings: docs/settings.md).\n"
         f"{TELEGRAM_CHANNEL}:\n  access_token: ${{TELEGRAM_BOT_TOKEN}}\n",
         encoding="utf-8",
     )
