@@ -185,17 +185,9 @@ MACHINE_PATH = re.compile(
     r")"
 )
 
-# Lines written by `cleanbot eval nlu` before it wrote project-relative paths (bot.nlu.evaluation._relative);
-# benchmarks/ is being rewritten on another branch: drop this once those result files are regenerated.
-PENDING = re.compile(r'^benchmarks/results/[\w.-]+\.json$')
-PENDING_LINE = re.compile(r'^\s*"model": "/work/main/models/cleanbot-[0-9a-f]+\.tar\.gz",$')
-
-
 def machine_paths(name: str, text: str) -> list[str]:
     hits = []
     for number, line in enumerate(text.splitlines(), 1):
-        if PENDING.match(name) and PENDING_LINE.match(line):
-            continue
         for match in MACHINE_PATH.finditer(line):
             hits.append(f"{name}:{number}: {match.group(1)}")
     return hits
