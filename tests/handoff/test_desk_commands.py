@@ -15,7 +15,7 @@ from tests.handoff.test_e2e import _held_report
 from tests.security.conftest import AGENT_CHAT, MEMBER, SUPERVISOR, desk_channel  # noqa: F401  (fixture)
 from tests.security.test_agent_roles import _say
 from tests.services.test_cases import _case_in
-from tests.telegram.conftest import channel, fake_api  # noqa: F401  (fixtures)
+from tests.connectors.conftest import channel, fake_api  # noqa: F401  (fixtures)
 
 
 def _topic(ch, customer: str) -> tuple[int, int]:

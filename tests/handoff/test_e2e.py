@@ -17,7 +17,7 @@ from bot.services import handoff, reports
 from bot.services.photos import accept_bytes
 from tests.e2e.conftest import Chat
 from tests.handoff.conftest import AGENT, AGENT_2, AGENT_CHAT, OUTSIDER, tracker
-from tests.telegram.conftest import cleanbot, jpeg, link, wait_handled
+from tests.connectors.conftest import cleanbot, jpeg, link, wait_handled
 
 pytestmark = pytest.mark.e2e
 

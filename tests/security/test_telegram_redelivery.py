@@ -15,7 +15,7 @@ from bot.migrate import alembic_config
 from bot.models import TelegramUpdate
 from bot.services import telegram as tg
 from tests.security.conftest import crash_while_handling
-from tests.telegram.conftest import MARKER
+from tests.connectors.conftest import MARKER
 
 def _answers(fake, user: int) -> list[str]:
     """What the user was answered, without the answers to the markers of Channel.settle."""
