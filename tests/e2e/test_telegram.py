@@ -17,7 +17,7 @@ from bot.clock import utcnow
 from bot.db import transaction
 from bot.models import Brand, ChatIdentity, HolderIdentity, Listing, Notification, RightsHolder, TelegramUpdate
 from bot.services import cases, reports
-from tests.connectors.conftest import TelegramUser, cleanbot, jpeg, link, wait_handled
+from tests.connectors.conftest import TelegramUser, cleanbot, jpeg, link, telegram_stack, wait_handled  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.e2e
 
