@@ -58,6 +58,9 @@ class Settings:
     photo_orphan_hours: int = field(default_factory=lambda: _env_int("CLEANBOT_PHOTO_ORPHAN_HOURS", 24))
     photo_prune_interval_minutes: float = field(
         default_factory=lambda: float(_env("CLEANBOT_PHOTO_PRUNE_INTERVAL_MINUTES", "60")))
+    # How often the server writes lapsed store freezes down as over (readers already treat them so).
+    freeze_sweep_interval_minutes: float = field(
+        default_factory=lambda: float(_env("CLEANBOT_FREEZE_SWEEP_INTERVAL_MINUTES", "15")))
     database_url: str = field(
         default_factory=lambda: _env(
             "CLEANBOT_DATABASE_URL", f"sqlite:///{PROJECT_ROOT / 'var' / 'cleanbot.db'}"

@@ -112,9 +112,9 @@ class CleanBotRestInput(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("cleanbot_rest_webhook", __name__)
-        from connectors import photo_pruner
+        from connectors import housekeeping
 
-        photo_pruner.attach(webhook)  # the decode workers and the orphan-photo prune live with the server
+        housekeeping.attach(webhook)  # the decode workers, the photo prune and the freeze sweep live with the server
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -329,9 +329,10 @@ def test_photos_prune_command(db_url):
 
 def test_the_prune_loop_survives_errors_and_stops_with_the_server(db_url, monkeypatch):
     from bot.services import leases, photo_pruning
-    from connectors import photo_pruner
+    from connectors import housekeeping
 
     monkeypatch.setenv("CLEANBOT_PHOTO_PRUNE_INTERVAL_MINUTES", str(0.02 / 60))  # every 20 ms
+    monkeypatch.setenv("CLEANBOT_FREEZE_SWEEP_INTERVAL_MINUTES", "0")  # this test watches the prune alone
     calls = []
 
     def flaky_prune():
@@ -350,8 +351,8 @@ def test_the_prune_loop_survives_errors_and_stops_with_the_server(db_url, monkey
             return lambda handler: self.listeners.setdefault(event, []).append(handler) or handler
 
     blueprint = Blueprint()
-    photo_pruner.attach(blueprint)
-    photo_pruner.attach(blueprint)  # attached from two channels: still one loop
+    housekeeping.attach(blueprint)
+    housekeeping.attach(blueprint)  # attached from two channels: still one loop
     app = SimpleNamespace(ctx=SimpleNamespace())
 
     async def server_life():
