@@ -1,8 +1,9 @@
 """When agents are at work: weekdays 09:00–18:00 Asia/Seoul by default (CLEANBOT_BUSINESS_HOURS).
 
 The setting reads like "mon-fri 09:00-18:00" (days: mon tue wed thu fri sat sun, a range or a
-comma list). Public holidays are not modelled for agents' hours; the business days promised to users
-(`business_days_after`: refunds reaching the account, review deadlines) skip Korean public holidays."""
+comma list). Agents are off on Korean public holidays (설날, 추석, 대체공휴일 …), as Korean support desks
+are, unless the setting ends in "+holidays". The business days promised to users (`business_days_after`:
+refunds reaching the account, review deadlines) skip the same holidays."""
 from __future__ import annotations
 
 import re
@@ -16,7 +17,7 @@ SEOUL = ZoneInfo("Asia/Seoul")
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS_KO = ["월요일", "화요일", "수요일", "목요일", "금요일", "토요일", "일요일"]
-_SPEC = re.compile(r"^\s*([a-z,\-]+)\s+(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+_SPEC = re.compile(r"^\s*([a-z,\-]+)\s+(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*(\+holidays)?\s*$")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class BusinessHours:
     opens: time
     closes: time
     zone: ZoneInfo
+    on_holidays: bool = False  # at work on public holidays too ("+holidays")
 
     @classmethod
     def parse(cls, spec: str, zone: str = "Asia/Seoul") -> "BusinessHours":
@@ -42,16 +44,19 @@ class BusinessHours:
         closes = time(int(match.group(4)), int(match.group(5)))
         if closes <= opens:
             raise ValueError("business hours must close after they open on the same day")
-        return cls(frozenset(days), opens, closes, ZoneInfo(zone))
+        return cls(frozenset(days), opens, closes, ZoneInfo(zone), bool(match.group(6)))
 
     def _local(self, moment: datetime) -> datetime:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
         return moment.astimezone(self.zone)
 
+    def is_working_day(self, day: date) -> bool:
+        return day.weekday() in self.days and (self.on_holidays or day not in korean_holidays(day.year))
+
     def is_open(self, moment: datetime) -> bool:
         local = self._local(moment)
-        return local.weekday() in self.days and self.opens <= local.time() < self.closes
+        return self.is_working_day(local.date()) and self.opens <= local.time() < self.closes
 
     def next_opening(self, moment: datetime) -> datetime:
         """The next moment (aware, local) agents are at work; `moment` itself if open now."""
@@ -59,11 +64,11 @@ class BusinessHours:
         if self.is_open(local):
             return local
         day = local.date()
-        if local.weekday() in self.days and local.time() < self.opens:
+        if self.is_working_day(day) and local.time() < self.opens:
             return datetime.combine(day, self.opens, self.zone)
-        for offset in range(1, 8):
+        for offset in range(1, 31):  # 설날 or 추석 next to a weekend and a 대체공휴일: a week and more
             candidate = day + timedelta(days=offset)
-            if candidate.weekday() in self.days:
+            if self.is_working_day(candidate):
                 return datetime.combine(candidate, self.opens, self.zone)
         raise ValueError("business hours have no working day")
 
@@ -73,7 +78,7 @@ class BusinessHours:
             span = f"{DAYS_KO[days[0]][0]}~{DAYS_KO[days[-1]][0]}요일"
         else:
             span = ", ".join(DAYS_KO[d] for d in days)
-        return f"{span} {self.opens:%H:%M}~{self.closes:%H:%M}"
+        return f"{span} {self.opens:%H:%M}~{self.closes:%H:%M}" + ("" if self.on_holidays else ", 공휴일 제외")
 
 
 def opening_ko(opening: datetime, now: Optional[datetime] = None) -> str:

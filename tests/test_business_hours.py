@@ -36,7 +36,8 @@ def test_next_opening_skips_the_weekend():
 
 
 def test_describe_and_bad_settings():
-    assert HOURS.describe_ko() == "월~금요일 09:00~18:00"
+    assert HOURS.describe_ko() == "월~금요일 09:00~18:00, 공휴일 제외"
+    assert BusinessHours.parse("mon-sat 10:00-19:00 +holidays").describe_ko() == "월~토요일 10:00~19:00"
     assert BusinessHours.parse("sat,sun 10:00-14:30").is_open(at(2026, 11, 29, 14, 0))
     with pytest.raises(ValueError):
         BusinessHours.parse("weekdays nine to five")
@@ -88,3 +89,20 @@ def test_the_refund_date_promised_to_a_shopper_skips_seollal():
 
     # Granted Friday 5 February 2027, 10:00 in Seoul: three business days are the 10th, 11th and 12th.
     assert money_expected_by(datetime(2027, 2, 5, 1, 0)) == "2027년 2월 12일"
+
+
+def test_agents_are_off_on_public_holidays_and_back_after_them():
+    chuseok_eve = at(2026, 9, 23, 19, 0)  # Wednesday evening; 추석 runs Thursday to Saturday
+    assert not HOURS.is_open(at(2026, 9, 24, 10, 0))
+    assert HOURS.next_opening(chuseok_eve) == at(2026, 9, 28, 9, 0)  # the Monday after
+    assert opening_ko(HOURS.next_opening(chuseok_eve), chuseok_eve) == "월요일(9월 28일) 오전 9시"
+    # 대체공휴일: 개천절 fell on a Saturday in 2026, so Monday 5 October is off too.
+    assert HOURS.next_opening(at(2026, 10, 2, 18, 30)) == at(2026, 10, 6, 9, 0)
+    # 설날 2027 (6–8 Feb, Sat–Mon) with its substitute on Tuesday the 9th.
+    assert HOURS.next_opening(at(2027, 2, 5, 20, 0)) == at(2027, 2, 10, 9, 0)
+
+
+def test_a_desk_that_works_holidays_says_so():
+    hours = BusinessHours.parse("mon-fri 09:00-18:00 +holidays")
+    assert hours.is_open(at(2026, 9, 24, 10, 0))
+    assert hours.next_opening(at(2026, 9, 23, 19, 0)) == at(2026, 9, 24, 9, 0)

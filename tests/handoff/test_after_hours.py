@@ -23,7 +23,7 @@ def test_outside_business_hours_the_user_learns_when_agents_are_back(handoff_sta
     chat = Chat(handoff_stack.servers.rasa_url, "shopper-1")
     answer = chat.text("상담원 연결해주세요")
     assert not BusinessHours.parse(BUSINESS_HOURS).is_open(utcnow())
-    assert "지금은 상담원 근무 시간(월~금요일 09:00~18:00)이 아니에요." in answer
+    assert "지금은 상담원 근무 시간(월~금요일 09:00~18:00, 공휴일 제외)이 아니에요." in answer
     assert "상담원은 월요일(12월 7일) 오전 9시부터 답변해 드려요." in answer
     assert "대기열에 올려 두었어요" in answer
     view = handoff.open_for("web", "shopper-1")
