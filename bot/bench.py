@@ -43,6 +43,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+from bot.server.runner import wait_http
 from bot.settings import PROJECT_ROOT
 
 LOAD_DIR = PROJECT_ROOT / "benchmarks" / "load"
@@ -265,21 +266,6 @@ class Target:
             return [int(r) for r in rows]
         except Exception:  # noqa: BLE001 - accounting only
             return []
-
-
-def wait_http(url: str, timeout: float, alive=lambda: True) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not alive():
-            raise RuntimeError(f"the server exited before {url} answered")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
 
 
 @contextmanager

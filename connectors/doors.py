@@ -19,7 +19,7 @@ import weakref
 from collections import deque
 from typing import Any, Optional
 
-from bot.server.auth import AuthError, Identity, bearer_token, bind_sender, valid_subject, verify
+from bot.server.auth import AuthError, Identity, Refused, bearer_token, bind_sender, valid_subject, verify
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -29,18 +29,15 @@ MAX_TEXT = 10_000
 CLIENT_METADATA_KEYS = frozenset({"photos"})
 
 
-class DoorError(Exception):
-    """A refused request: HTTP status, a machine-readable code and what to tell the person."""
+class DoorError(Refused):
+    """A request refused at a door (size, format, rate), with the seconds to wait where that helps."""
 
     def __init__(self, status: int, code: str, message_ko: str, retry_after: Optional[int] = None,
                  first: bool = True):
-        super().__init__(code)
-        self.status, self.code, self.message_ko, self.retry_after = status, code, message_ko, retry_after
+        super().__init__(status, code, message_ko)
+        self.retry_after = retry_after
         # False for the second and later refusals of one flood: push channels answer only the first.
         self.first = first
-
-    def as_json(self) -> dict:
-        return {"error": self.message_ko, "code": self.code}
 
 
 NOT_TEXT_KO = "message는 문자열이어야 해요. 보낼 내용을 글자로 넣어 주세요."
@@ -224,7 +221,7 @@ def refusal_json(error: Exception) -> tuple[dict, int, dict]:
     headers = {}
     if isinstance(error, DoorError) and error.retry_after:
         headers["Retry-After"] = str(error.retry_after)
-    if isinstance(error, (AuthError, DoorError)):
+    if isinstance(error, Refused):
         if isinstance(error, AuthError) and error.status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="cleanbot"'
         return error.as_json(), error.status, headers

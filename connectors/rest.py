@@ -21,7 +21,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.server.auth import AuthError
+from bot.server.auth import Refused
 from bot.services.identity import channel_kind
 from bot.services.photos import accept_base64_async
 from connectors.doors import DoorError, client_metadata, identify, message_text, check_rate, refusal_json
@@ -124,7 +124,7 @@ class CleanBotRestInput(RestInput):
         async def receive(request: Request) -> HTTPResponse:
             try:
                 sender, text, metadata = await read_message(request)
-            except (AuthError, DoorError) as refused:
+            except Refused as refused:
                 body, status, headers = refusal_json(refused)
                 return response.json(body, status=status, headers=headers)
             from connectors.handoff import hub

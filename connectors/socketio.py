@@ -29,7 +29,7 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 from socketio.exceptions import ConnectionRefusedError
 
-from bot.server.auth import MISSING_KO, AuthError, Identity, bind_sender, verify
+from bot.server.auth import MISSING_KO, AuthError, Identity, Refused, bind_sender, verify
 
 from bot.settings import get_settings
 from connectors.doors import DoorError, check_rate, message_text
@@ -264,7 +264,7 @@ class CleanBotSocketIOInput(SocketIOInput):
                 bind_sender(Identity(subject), claimed if claimed not in (None, "") else None)
                 await check_rate(subject)
                 text = message_text(data.get("message"))
-            except (AuthError, DoorError) as refused:
+            except Refused as refused:
                 if isinstance(refused, DoorError) and refused.status == 429:
                     await sio.emit(self.bot_message_evt, {"text": refused.message_ko}, room=sid,
                                    namespace=self.namespace)

@@ -84,14 +84,12 @@ def run(replicas: int = 1) -> int:
 
     With `replicas` > 1: that many Rasa and action servers behind nginx (bot/server/replicas.py)."""
     from bot.nlu.training import train_if_changed
-    from bot.server.security import UnsafeStart, demo_banner, ensure_safe_start
+    from bot.server.security import demo_banner, refused_start
 
     settings = get_settings()
-    try:
-        ensure_safe_start(settings)
-    except UnsafeStart as unsafe:
-        print(unsafe, file=sys.stderr, flush=True)
-        return unsafe.code
+    refused = refused_start(settings)
+    if refused:
+        return refused
     banner = demo_banner(settings)
     if banner:
         print(banner, flush=True)

@@ -16,7 +16,7 @@ import logging
 from sanic import Sanic, response
 from sanic.request import Request
 
-from bot.server.security import UnsafeStart, bind_host, ensure_safe_start
+from bot.server.security import UnsafeStart, bind_host, refused_start
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -32,11 +32,14 @@ def token_matches(authorization: str | None, expected: str) -> bool:
     return bool(expected) and token is not None and hmac.compare_digest(token.encode(), expected.encode())
 
 
+MISSING_TOKEN = "액션 서버에는 CLEANBOT_ACTION_TOKEN이 필요해요. cleanbot run은 실행할 때마다 새로 만들어 줘요."
+
+
 def create_app(token: str, actions_package: str = "actions") -> Sanic:
     from rasa_sdk.endpoint import create_app as create_sdk_app
 
     if not token:
-        raise UnsafeStart(["액션 서버에는 CLEANBOT_ACTION_TOKEN이 필요해요. cleanbot run은 실행할 때마다 새로 만들어 줘요."])
+        raise UnsafeStart([MISSING_TOKEN])
     app = create_sdk_app(actions_package, cors_origins=None)
 
     @app.middleware("request")
@@ -65,12 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--actions", default="actions")
     args = parser.parse_args(argv)
     settings = get_settings()
-    try:
-        ensure_safe_start(settings)
-        app = create_app(settings.action_token, args.actions)
-    except UnsafeStart as unsafe:
-        print(unsafe, flush=True)
-        return unsafe.code
+    refused = refused_start(settings, [None if settings.action_token else MISSING_TOKEN])
+    if refused:
+        return refused
+    app = create_app(settings.action_token, args.actions)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     host = bind_host(settings.action_host, settings)
     port = args.port or settings.action_port

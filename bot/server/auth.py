@@ -32,8 +32,8 @@ class Identity:
     expires_at: Optional[int] = None
 
 
-class AuthError(Exception):
-    """A refused identity: `status` is the HTTP status (401 unknown caller, 403 wrong conversation)."""
+class Refused(Exception):
+    """A refused request: the HTTP status, a machine-readable code and what to tell the person."""
 
     def __init__(self, status: int, code: str, message_ko: str):
         super().__init__(f"{code}: {message_ko}")
@@ -41,6 +41,10 @@ class AuthError(Exception):
 
     def as_json(self) -> dict:
         return {"error": self.message_ko, "code": self.code}
+
+
+class AuthError(Refused):
+    """A refused identity: `status` is the HTTP status (401 unknown caller, 403 wrong conversation)."""
 
 
 MISSING_KO = "로그인 정보가 없어요. 다시 로그인한 뒤 대화를 시작해 주세요."

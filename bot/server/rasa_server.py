@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from bot.server.runner import rasa_arguments
-from bot.server.security import UnsafeStart, ensure_safe_start
+from bot.server.security import refused_start
 from bot.settings import PROJECT_ROOT, get_settings
 
 
@@ -21,20 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--credentials", default=str(PROJECT_ROOT / "credentials.yml"))
     args = parser.parse_args(argv)
     settings = get_settings()
-    try:
-        ensure_safe_start(settings)
-    except UnsafeStart as unsafe:
-        print(unsafe, file=sys.stderr, flush=True)
-        return unsafe.code
     # Rasa takes more than one Sanic worker only with a lock store shared between them (Redis).
     os.environ.setdefault("SANIC_WORKERS", str(settings.worker_count))
     from bot.server.lock_store import worker_problem  # Rasa would accept any SANIC_WORKERS with our lock store type
 
-    problem = worker_problem(settings)
-    if problem:
-        refused = UnsafeStart([problem])
-        print(refused, file=sys.stderr, flush=True)
-        return refused.code
+    refused = refused_start(settings, [worker_problem(settings)])
+    if refused:
+        return refused
     from bot.server.rasa_speedups import install as install_speedups
 
     install_speedups()  # before Rasa starts, so forked workers have them too (CLEANBOT_RASA_SPEEDUPS=0: off)

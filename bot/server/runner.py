@@ -105,21 +105,12 @@ class BotServers:
         }
         deadline = time.monotonic() + timeout
         for name, url in checks.items():
-            while True:
-                dead = [p for p in self.processes if p.poll() is not None]
-                if dead:
-                    self.stop()
-                    raise RuntimeError(f"{name} exited early (see logs in {self.log_dir})")
-                try:
-                    with urllib.request.urlopen(url, timeout=2) as reply:
-                        if reply.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"{name} did not answer at {url} within {timeout:.0f}s")
-                time.sleep(0.5)
+            try:
+                wait_http(url, deadline - time.monotonic(),
+                          alive=lambda: all(p.poll() is None for p in self.processes))
+            except RuntimeError as error:
+                self.stop()
+                raise RuntimeError(f"{name}: {error} (see logs in {self.log_dir})") from None
 
     def stop(self) -> None:
         for process in self.processes:
@@ -157,3 +148,20 @@ def credentials_file(environ: Optional[dict] = None, base: Path = PROJECT_ROOT /
         encoding="utf-8",
     )
     return target
+
+
+def wait_http(url: str, timeout: float, alive=lambda: True) -> None:
+    """Waits until `url` answers 200; RuntimeError when `alive()` turns false or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if not alive():
+            raise RuntimeError(f"the server exited before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
+        time.sleep(0.5)

@@ -5,7 +5,8 @@ accepted, demo data and demo identities. production: signed identities only, no 
 start refuses unsafe settings with a message naming the setting and a non-zero exit."""
 from __future__ import annotations
 
-from typing import Optional
+import sys
+from typing import Iterable, Optional
 
 from bot.settings import MODES, Settings, get_settings
 
@@ -58,6 +59,18 @@ def ensure_safe_start(settings: Optional[Settings] = None) -> None:
     problems = start_problems(settings)
     if problems:
         raise UnsafeStart(problems)
+
+
+def refused_start(settings: Optional[Settings] = None, more_problems: Iterable[Optional[str]] = ()) -> int:
+    """For a process's entry point: 0 if it may start; else says why on stderr and returns the exit status.
+
+    `more_problems`: the entry point's own checks (None where there is no problem)."""
+    problems = start_problems(settings) + [problem for problem in more_problems if problem]
+    if not problems:
+        return 0
+    refused = UnsafeStart(problems)
+    print(refused, file=sys.stderr, flush=True)
+    return refused.code
 
 
 def bind_host(configured: str, settings: Optional[Settings] = None) -> str:
