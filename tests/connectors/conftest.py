@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from bot.settings import PROJECT_ROOT
-from tests.conftest import _prepare
+from tests.conftest import _prepare, environment
 from tests.connectors.fake_bot_api import Call, FakeBotAPI
 
 
@@ -180,23 +180,17 @@ def running_telegram_stack(home: Path, extra_env: Optional[dict] = None, log_nam
            **(extra_env or {})}
     servers = BotServers(model, rasa_port, free_port(), env=env, log_dir=Path("test-artifacts") / log_name,
                          credentials=credentials)
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        servers.start()
-        fake.wait_for(lambda: fake.calls_of("deleteWebhook") and fake.calls_of("getUpdates"), timeout=60)
-        yield TelegramStack(servers, fake, secret, url, home, env)
-    finally:
-        servers.stop()
-        fake.stop()
-        from bot.db import dispose_engines
+    with environment(env):
+        try:
+            servers.start()
+            fake.wait_for(lambda: fake.calls_of("deleteWebhook") and fake.calls_of("getUpdates"), timeout=60)
+            yield TelegramStack(servers, fake, secret, url, home, env)
+        finally:
+            servers.stop()
+            fake.stop()
+            from bot.db import dispose_engines
 
-        dispose_engines()
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+            dispose_engines()
 
 
 @pytest.fixture(scope="module")

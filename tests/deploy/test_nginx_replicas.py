@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.services import reports
-from tests.conftest import demo_orders
+from tests.conftest import demo_orders, environment
 from tests.security.live import API_TOKEN, database, http, sio_close, sio_connect
 
 pytestmark = [pytest.mark.e2e,
@@ -33,19 +33,13 @@ def cluster(tmp_path_factory):
         env = {"CLEANBOT_DATABASE_URL": url, "CLEANBOT_PHOTO_DIR": str(home / "photos"),
                "CLEANBOT_REDIS_URL": os.environ["CLEANBOT_TEST_REDIS_URL"], "CLEANBOT_WORKERS": "1",
                "CLEANBOT_API_TOKEN": API_TOKEN, "CLEANBOT_MESSAGES_PER_MINUTE": "0"}
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
         replicas = Replicas(train_if_changed(), 2, free_port(), env=env, run_dir=home / "nginx",
                             log_dir=Path("test-artifacts") / "replicas")
-        try:
-            yield replicas.start()
-        finally:
-            replicas.stop()
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        with environment(env):
+            try:
+                yield replicas.start()
+            finally:
+                replicas.stop()
 
 
 def say(cluster, sender: str, text: str):

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import _prepare
+from tests.conftest import _prepare, environment
 
 
 @dataclass
@@ -57,16 +56,12 @@ def bot_server(tmp_path_factory):
     env = {"CLEANBOT_DATABASE_URL": url, "CLEANBOT_PHOTO_DIR": str(home / "photos"), "CLEANBOT_FAQ_PRELOAD": "1",
            "CLEANBOT_MESSAGES_PER_MINUTE": "120"}
     servers = BotServers(model, free_port(), free_port(), env=env, log_dir=Path("test-artifacts/e2e-logs"))
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # so tests can look into the same database through bot services
-    servers.start()
-    yield servers
-    servers.stop()
-    for key, value in old.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with environment(env):
+        servers.start()
+        try:
+            yield servers
+        finally:
+            servers.stop()
 
 
 @pytest.fixture

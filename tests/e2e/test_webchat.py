@@ -21,7 +21,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from bot.settings import PROJECT_ROOT
-from tests.conftest import _prepare
+from tests.conftest import _prepare, environment
 
 pytestmark = pytest.mark.e2e
 
@@ -67,19 +67,13 @@ def webchat_server(tmp_path_factory):
     _prepare(url)
     env = {"CLEANBOT_DATABASE_URL": url, "CLEANBOT_PHOTO_DIR": str(home / "photos")}
     servers = BotServers(model, free_port(), free_port(), env=env, log_dir=ARTIFACTS / "logs")
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # the tests look into the same database through bot services
-    try:
-        servers.start()
-        yield servers
-    finally:
-        servers.stop()
-        dispose_engines()
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with environment(env):
+        try:
+            servers.start()
+            yield servers
+        finally:
+            servers.stop()
+            dispose_engines()
 
 
 @pytest.fixture(scope="module")

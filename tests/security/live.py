@@ -4,7 +4,6 @@ and small HTTP helpers that return the status and JSON of a reply whatever the s
 from __future__ import annotations
 
 import json
-import os
 import time
 import urllib.error
 import urllib.request
@@ -15,7 +14,7 @@ from typing import Any, Iterator, Optional
 
 import jwt
 
-from tests.conftest import PG_URL, _pg_admin, _pg_url, _prepare
+from tests.conftest import PG_URL, _pg_admin, _pg_url, _prepare, environment
 
 SECRET = "security-suite-signing-key-0123456789abcdef"
 API_TOKEN = "security-suite-api-token-0123456789abcdef"
@@ -123,18 +122,12 @@ def running(home: Path, name: str, mode: str, extra: Optional[dict] = None, post
         for old_log in log_dir.glob("*.log"):
             old_log.unlink()
         servers = BotServers(model, free_port(), free_port(), env=env, log_dir=log_dir)
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)  # so the test can look into the same database through bot services
-        try:
-            servers.start()
-            yield Stack(servers, servers.env, url, log_dir)
-        finally:
-            servers.stop()
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        with environment(env):
+            try:
+                servers.start()
+                yield Stack(servers, servers.env, url, log_dir)
+            finally:
+                servers.stop()
 
 
 # ------------------------------------------------------------------ socket.io clients
