@@ -24,6 +24,7 @@ from bot.db import serialize, transaction
 from bot.replies.korean import josa
 from bot.models import OPEN_HANDOFF_STATES, Handoff, HandoffMessage, Photo
 from bot.services import audit
+from bot.services.errors import ServiceError
 from bot.services.identity import HolderBrand, get_or_create_identity, resolve_in
 from bot.settings import get_settings
 
@@ -39,12 +40,8 @@ MAX_TEXT = 4000
 ANONYMOUS_CAP_WINDOW = timedelta(hours=1)
 
 
-class HandoffError(Exception):
+class HandoffError(ServiceError):
     """Something an agent or operator asked for that does not apply; `message_ko` says why and what to do."""
-
-    def __init__(self, message_ko: str):
-        super().__init__(message_ko)
-        self.message_ko = message_ko
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from bot.models import (
     VerificationAttempt,
 )
 from bot.services import audit
+from bot.services.errors import ServiceError
 from bot.services.identity import get_or_create_identity
 from bot.settings import get_settings
 
@@ -60,12 +61,8 @@ def is_verification_code(text: str) -> bool:
             and any(c in CODE_DIGITS for c in code) and any(c in CODE_LETTERS for c in code))
 
 
-class HolderError(Exception):
+class HolderError(ServiceError):
     """An operator request that cannot be done; `message_ko` says why and what to do."""
-
-    def __init__(self, message_ko: str):
-        super().__init__(message_ko)
-        self.message_ko = message_ko
 
 
 @dataclass(frozen=True)

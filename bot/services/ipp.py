@@ -37,6 +37,7 @@ from bot.models import (
     RightsHolder,
 )
 from bot.services import audit, cases
+from bot.services.errors import ServiceError
 from bot.services.identity import HolderBrand
 from bot.services.reports import known_photos
 from bot.settings import get_settings
@@ -89,12 +90,8 @@ def normalize_trademark(text: Optional[str]) -> Optional[str]:
     return f"40-{year}-{serial}" if year else f"40-{short}"
 
 
-class CaseActionError(Exception):
+class CaseActionError(ServiceError):
     """An operator request that does not apply; `message_ko` says why and what to do."""
-
-    def __init__(self, message_ko: str):
-        super().__init__(message_ko)
-        self.message_ko = message_ko
 
 
 # --------------------------------------------------------------------------- filing

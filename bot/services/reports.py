@@ -17,6 +17,7 @@ from bot.db import serialize, transaction
 from bot.replies.korean import josa
 from bot.models import IppCase, Listing, Order, Photo, Refund, Report, ReportPhoto
 from bot.services import audit, cases
+from bot.services.errors import ServiceError
 from bot.services.numbers import public_number
 from bot.services.orders import Eligibility, eligibility_in
 from bot.settings import get_settings
@@ -218,12 +219,8 @@ def get_report(number: str, customer_id: Optional[str] = None) -> Optional[Repor
         return _report_view(session, report)
 
 
-class ReportActionError(Exception):
+class ReportActionError(ServiceError):
     """A review action that does not apply; `message_ko` says why and what to do."""
-
-    def __init__(self, message_ko: str):
-        super().__init__(message_ko)
-        self.message_ko = message_ko
 
 
 def decide_held_refund(number: str, approve: bool, actor: str, reason: Optional[str] = None) -> ReportView:
