@@ -15,11 +15,14 @@ def who(tracker: Tracker) -> identity.Who:
 
 
 def require_customer(tracker: Tracker, dispatcher: CollectingDispatcher) -> identity.Who | None:
-    """The shopper behind the chat, or None after telling them how to link their account."""
+    """The shopper behind the chat, or None after telling them how to link their account. A web shopper
+    is remembered as using the chat (for recall notices)."""
     person = who(tracker)
     if person.customer_id is None:
         dispatcher.utter_message(text=replies.NOT_A_CUSTOMER[person.channel])
         return None
+    if person.channel == "web":
+        identity.remember_web_customer(person.sender_id)
     return person
 
 
