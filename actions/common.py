@@ -21,9 +21,15 @@ def require_customer(tracker: Tracker, dispatcher: CollectingDispatcher) -> iden
     if person.customer_id is None:
         dispatcher.utter_message(text=replies.NOT_A_CUSTOMER[person.channel])
         return None
-    if person.channel == "web":
-        identity.remember_web_customer(person.sender_id)
+    remember_shopper(person)
     return person
+
+
+def remember_shopper(person: identity.Who) -> None:
+    """A marketplace customer on the web chat is recorded as using it, so notices the bot starts itself
+    (a recall) have an account to wait on; Telegram accounts are linked by their own token."""
+    if person.customer_id is not None and person.channel == "web":
+        identity.remember_web_customer(person.sender_id)
 
 
 def message_metadata(tracker: Tracker) -> dict[str, Any]:

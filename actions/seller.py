@@ -8,7 +8,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import entity, who
+from actions.common import entity, remember_shopper, who
 from bot.replies import seller as replies
 from bot.services import orders, seller_check
 
@@ -23,6 +23,7 @@ class ActionCheckSeller(Action):
         listing_id = entity(tracker, "listing_id")
         order_number = entity(tracker, "order_number")
         person = who(tracker)
+        remember_shopper(person)
         if listing_id is None and order_number is None:
             buttons = []
             if person.customer_id is not None:
