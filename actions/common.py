@@ -15,12 +15,21 @@ def who(tracker: Tracker) -> identity.Who:
 
 
 def require_customer(tracker: Tracker, dispatcher: CollectingDispatcher) -> identity.Who | None:
-    """The shopper behind the chat, or None after telling them how to link their account."""
+    """The shopper behind the chat, or None after telling them how to link their account. A web shopper
+    is remembered as using the chat (for recall notices)."""
     person = who(tracker)
     if person.customer_id is None:
         dispatcher.utter_message(text=replies.NOT_A_CUSTOMER[person.channel])
         return None
+    remember_shopper(person)
     return person
+
+
+def remember_shopper(person: identity.Who) -> None:
+    """A marketplace customer on the web chat is recorded as using it, so notices the bot starts itself
+    (a recall) have an account to wait on; Telegram accounts are linked by their own token."""
+    if person.customer_id is not None and person.channel == "web":
+        identity.remember_web_customer(person.sender_id)
 
 
 def message_metadata(tracker: Tracker) -> dict[str, Any]:

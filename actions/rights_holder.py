@@ -17,10 +17,11 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import entity, latest_photo_errors, latest_photo_ids, who
 from bot.replies import holder as say
+from bot.replies import inspections as say_inspections
 from bot.catalogue import canonical_brand
 from bot.nlu.identifier_extractor import find_identifiers
 from bot.periods import parse_period
-from bot.services import brand_stats, holders, identity, ipp
+from bot.services import brand_stats, holders, identity, inspections, ipp
 from bot.settings import get_settings
 
 # Messages that step out of a form instead of answering its question; rules in
@@ -424,6 +425,15 @@ def _mentions_a_case_number_badly(text: str) -> bool:
     return bool(re.search(r"ipp", text, re.I))
 
 
+def _answer_inspections(tracker: Tracker, dispatcher: CollectingDispatcher, person: identity.Who) -> list[EventType]:
+    """"미스터리 쇼퍼 결과 있어요?": the latest test buys of the holder's brands (or the one they named)."""
+    brand_ids = _brand_filter(tracker, dispatcher, person)
+    if brand_ids is None:
+        return []
+    dispatcher.utter_message(text=say_inspections.inspections_text(inspections.brand_inspections(brand_ids)))
+    return []
+
+
 class ActionCaseStatus(Action):
     def name(self) -> str:
         return "action_case_status"
@@ -433,6 +443,8 @@ class ActionCaseStatus(Action):
         if person is None:
             return []
         number = _identifier(tracker, "case_number")
+        if not number and say_inspections.asks_about_inspections(_text(tracker)):
+            return _answer_inspections(tracker, dispatcher, person)
         if number:
             # Another brand's case gets exactly the answer of a case that does not exist.
             case = ipp.visible_case(person.brand_ids, number)
@@ -525,6 +537,8 @@ class ActionBrandStats(Action):
         person = require_holder(tracker, dispatcher)
         if person is None:
             return []
+        if say_inspections.asks_about_inspections(_text(tracker)):
+            return _answer_inspections(tracker, dispatcher, person)
         brand_ids = _brand_filter(tracker, dispatcher, person)
         if brand_ids is None:
             return []

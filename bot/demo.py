@@ -21,6 +21,7 @@ from bot.models import (
     Order,
     RightsHolder,
     Seller,
+    SellerBrandAuthorisation,
 )
 from bot.settings import PROJECT_ROOT
 
@@ -66,9 +67,21 @@ def load(path: Path = DEMO_FILE) -> dict[str, int]:
         brands = load_catalogue(session)
         added["brands"] = len(brands) - before
         for row in data["sellers"]:
-            if session.get(Seller, row["id"]) is None:
-                session.add(Seller(id=row["id"], name=row["name"], status="active"))
+            level = row.get("verification", "unverified")
+            seller = session.get(Seller, row["id"])
+            if seller is None:
+                session.add(Seller(id=row["id"], name=row["name"], status="active", verification_level=level,
+                                   verified_at=None if level == "unverified" else now))
                 added["sellers"] += 1
+            elif seller.verification_level == "unverified" and level != "unverified":
+                # A database from before sellers had levels (migration 0008): the demo's level is what is missing.
+                seller.verification_level, seller.verified_at = level, now
+        session.flush()
+        for row in data["sellers"]:
+            for brand_name in row.get("authorised_for", []):
+                if session.get(SellerBrandAuthorisation, (row["id"], brands[brand_name].id)) is None:
+                    session.add(SellerBrandAuthorisation(seller_id=row["id"], brand_id=brands[brand_name].id,
+                                                         created_at=now, created_by="demo"))
         session.flush()
         for row in data["listings"]:
             if session.get(Listing, row["id"]) is None:

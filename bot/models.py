@@ -39,6 +39,12 @@ CASE_STATES = (
     "closed",
 )
 INFRINGEMENT_TYPES = ("counterfeit", "trademark", "copyright", "design")
+# Who opened a case: a shopper's report, a rights holder's notice, or a third party's test buy.
+CASE_SOURCES = ("shopper_report", "rights_holder", "inspection")
+# A seller's verification: none, business registration checked, or authorised by a brand (per brand,
+# in seller_brand_authorisations; the level says the seller holds at least one such authorisation).
+VERIFICATION_LEVELS = ("unverified", "business_verified", "authorised_reseller")
+INSPECTION_RESULTS = ("fake", "genuine", "inconclusive")
 
 
 def _in(column: str, values) -> str:
@@ -110,12 +116,27 @@ class Seller(Base):
     name = Column(String(100), nullable=False)
     status = Column(String(20), nullable=False, default="active")
     frozen_until = Column(DateTime)
+    verification_level = Column(String(20), nullable=False, default="unverified", server_default="unverified")
+    verified_at = Column(DateTime)
     __table_args__ = (
         CheckConstraint("status IN ('active', 'frozen', 'closed')", name="ck_seller_status"),
+        CheckConstraint(_in("verification_level", VERIFICATION_LEVELS), name="ck_seller_verification_level"),
+        # A verified seller has the date of the check; an unverified one has none.
+        CheckConstraint("(verification_level = 'unverified') = (verified_at IS NULL)", name="ck_seller_verified_at"),
         # Frozen exactly when there is an end to the freeze: one that never ends could never be lifted.
         CheckConstraint("(status = 'frozen' AND frozen_until IS NOT NULL) OR (status <> 'frozen' AND frozen_until IS NULL)",
                         name="ck_seller_frozen_until"),
     )
+
+
+class SellerBrandAuthorisation(Base):
+    """A brand's authorisation of a seller as reseller: "authorised reseller" holds for that brand only."""
+
+    __tablename__ = "seller_brand_authorisations"
+    seller_id = Column(String(32), ForeignKey("sellers.id"), primary_key=True)
+    brand_id = Column(Integer, ForeignKey("brands.id"), primary_key=True)
+    created_at = Column(DateTime, nullable=False)
+    created_by = Column(String(100), nullable=False)
 
 
 class Strike(Base):
@@ -189,7 +210,7 @@ class IppCase(Base):
     listing_id = Column(String(16), ForeignKey("listings.id"), nullable=False)
     brand_id = Column(Integer, ForeignKey("brands.id"), nullable=False)
     state = Column(String(20), nullable=False)
-    source = Column(String(20), nullable=False)  # "shopper_report" or "rights_holder"
+    source = Column(String(20), nullable=False)  # CASE_SOURCES
     rights_holder_id = Column(Integer, ForeignKey("rights_holders.id"))
     infringement_type = Column(String(20))
     trademark_number = Column(String(20))
@@ -203,7 +224,7 @@ class IppCase(Base):
     events = relationship("CaseEvent", order_by="CaseEvent.id", back_populates="case")
     __table_args__ = (
         CheckConstraint(_in("state", CASE_STATES), name="ck_case_state"),
-        CheckConstraint("source IN ('shopper_report', 'rights_holder')", name="ck_case_source"),
+        CheckConstraint(_in("source", CASE_SOURCES), name="ck_case_source"),
         CheckConstraint(
             "infringement_type IS NULL OR " + _in("infringement_type", INFRINGEMENT_TYPES),
             name="ck_case_infringement_type",
@@ -320,8 +341,52 @@ class Notification(Base):
     next_attempt_at = Column(DateTime, nullable=False)
     delivered_at = Column(DateTime)
     last_error = Column(Text)
+    # Buttons sent with the text ([{"title", "payload"}]): the recall's one-tap refund.
+    buttons = Column(JSON(none_as_null=True))
     # At most one message per change and recipient, however often it is retried.
     __table_args__ = (UniqueConstraint("case_event_id", "identity_id", name="uq_notification_once"),)
+
+
+class RecallNotice(Base):
+    """A recall: the buyer of a listing removed as counterfeit is told, with a one-tap refund. One per
+    order, ever (the unique order number), however often the case is decided again."""
+
+    __tablename__ = "recall_notices"
+    id = Column(Integer, primary_key=True)
+    order_number = Column(String(16), ForeignKey("orders.number"), nullable=False, unique=True)
+    customer_id = Column(String(64), ForeignKey("customers.id"), nullable=False, index=True)
+    case_id = Column(Integer, ForeignKey("ipp_cases.id"), nullable=False, index=True)
+    case_event_id = Column(Integer, ForeignKey("case_events.id"), nullable=False)
+    # How many chat accounts the notice was written to (outbox rows); 0: no linked channel, the team reaches
+    # the buyer another way (`cleanbot recalls list CASE`).
+    reached = Column(Integer, nullable=False)
+    created_at = Column(DateTime, nullable=False)
+    __table_args__ = (CheckConstraint("reached >= 0", name="ck_recall_reached"),)
+
+
+class Inspection(Base):
+    """A mystery-shopper test buy or random inspection by a third party."""
+
+    __tablename__ = "inspections"
+    id = Column(Integer, primary_key=True)
+    listing_id = Column(String(16), ForeignKey("listings.id"), nullable=False, index=True)
+    case_id = Column(Integer, ForeignKey("ipp_cases.id"), index=True)  # the case it was recorded on
+    result = Column(String(20), nullable=False)
+    agency = Column(String(100), nullable=False)
+    order_ref = Column(String(64))  # the test buy's order on the marketplace, as the agency gave it
+    note = Column(Text)
+    created_at = Column(DateTime, nullable=False)
+    created_by = Column(String(100), nullable=False)
+    __table_args__ = (
+        CheckConstraint(_in("result", INSPECTION_RESULTS), name="ck_inspection_result"),
+        CheckConstraint("length(agency) > 0", name="ck_inspection_agency"),
+    )
+
+
+class InspectionPhoto(Base):
+    __tablename__ = "inspection_photos"
+    inspection_id = Column(Integer, ForeignKey("inspections.id"), primary_key=True)
+    photo_sha256 = Column(String(64), ForeignKey("photos.sha256"), primary_key=True)
 
 
 class AuditLog(Base):

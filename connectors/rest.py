@@ -95,11 +95,13 @@ def pending_handoff_messages(channel: str, sender: str) -> list[dict]:
 
 
 def pending_updates(channel: str, sender: str) -> list[dict]:
-    """The sender's waiting case status updates as bot messages, taken (marked delivered) at once."""
+    """The sender's waiting case status updates and recall notices (with their buttons) as bot messages,
+    taken (marked delivered) at once."""
     from bot.services.notifier import take_pending_for
 
     try:
-        return [{"recipient_id": sender, "text": n.text} for n in take_pending_for(channel_kind(channel), sender)]
+        return [{"recipient_id": sender, "text": n.text, **({"buttons": n.buttons} if n.buttons else {})}
+                for n in take_pending_for(channel_kind(channel), sender)]
     except Exception:  # noqa: BLE001 - an outbox problem must not cost the user their answer
         logger.exception("could not read pending status updates for %s", sender)
         return []

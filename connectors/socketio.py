@@ -140,8 +140,12 @@ class CleanBotSocketIOInput(SocketIOInput):
                 self._notifier_missing_logged = True
             return 0
         delivered = await self.push_handoff_once()
-        return delivered + await notifier.push_due(PUSH_CHANNEL, self.send_to_sender,
+        return delivered + await notifier.push_due(PUSH_CHANNEL, self.send_update,
                                                    only=self.sids_by_sender.__contains__, limit=self.due_limit)
+
+    async def send_update(self, external_id: str, text: str, buttons: Optional[list] = None) -> None:
+        """One outbox row to the sender's page; a recall notice carries its "환불받기" button."""
+        await self.send_to_sender(external_id, text, {"buttons": buttons} if buttons else None)
 
     async def push_handoff_once(self) -> int:
         """Delivers what agents wrote to connected web senders (bot.services.handoff); the others take

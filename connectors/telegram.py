@@ -661,13 +661,13 @@ class TelegramRuntime:
 
     # -------------------------------------------------------------- pushed status updates
 
-    async def push_send(self, external_id: str, text: str) -> None:
-        """Sends one outbox message; raises unless Telegram accepted it (the outbox then retries, or gives
-        up at once when Telegram refused the message itself)."""
+    async def push_send(self, external_id: str, text: str, buttons: Optional[list] = None) -> None:
+        """Sends one outbox message (with its buttons, if any); raises unless Telegram accepted it (the outbox
+        then retries, or gives up at once when Telegram refused the message itself)."""
         from bot.services import notifier
 
         try:
-            await self.output.deliver_text(external_id, text)
+            await self.output.deliver_text(external_id, text, buttons)
         except TelegramError as error:
             if refused(error):
                 raise notifier.Undeliverable(str(error)) from error

@@ -1,5 +1,5 @@
-"""`cleanbot orders …`, `cleanbot reports …` and `cleanbot sellers show|lift-freezes`: the marketplace's orders, the
-shoppers' reports and the sellers' sanctions."""
+"""`cleanbot orders …`, `cleanbot reports …` and `cleanbot sellers show|verify|lift-freezes`: the marketplace's
+orders, the shoppers' reports, the sellers' verification and sanctions."""
 from __future__ import annotations
 
 from bot.cli.common import emit, fail
@@ -91,6 +91,17 @@ def cmd_sellers_show(args) -> int:
     return 0
 
 
+def cmd_sellers_verify(args) -> int:
+    from bot.services import sellers
+
+    try:
+        view = sellers.verify(args.seller, args.level, brand=args.brand, actor=f"cli:{args.actor}")
+    except sellers.SellerActionError as error:
+        return fail(error.message_ko)
+    emit(args, view, sellers.seller_text)
+    return 0
+
+
 def cmd_sellers_lift_freezes(args) -> int:
     from bot.services import penalties
 
@@ -130,5 +141,10 @@ def register(sub, add) -> None:
     sellers = sub.add_parser("sellers", help="판매자").add_subparsers(dest="sellers_command", required=True)
     p = add(sellers, "show", cmd_sellers_show, "판매자 제재 현황")
     p.add_argument("seller")
+    p = add(sellers, "verify", cmd_sellers_verify, "판매자 인증 단계 정하기 (사업자 인증, 브랜드 공식 판매자)")
+    p.add_argument("seller")
+    p.add_argument("--level", required=True, choices=["unverified", "business_verified", "authorised_reseller"])
+    p.add_argument("--brand", help="authorised_reseller: 인증한 브랜드 · business_verified: 인증을 거둘 브랜드")
+    p.add_argument("--actor", default="operator")
     p = add(sellers, "lift-freezes", cmd_sellers_lift_freezes, "기간이 끝난 판매 정지 풀기 (주기적으로 실행)")
     p.add_argument("--actor", default="operator")

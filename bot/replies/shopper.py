@@ -113,3 +113,17 @@ def report_summary(report: ReportView) -> str:
         f"{report.number} · {report.product_name}\n"
         f"  접수 {korean_date(to_local(report.created_at))} · {refund} · {VERDICT_KO[report.verdict]}"
     )
+
+
+def recall_claim_outcome(outcome: ReportOutcome) -> str:
+    """The answer to a recall notice's "환불받기" tap."""
+    if outcome.status == "granted":
+        return (
+            f"가품 판매로 불편을 드려 죄송해요. {won(outcome.amount_krw)}을 환불해 드렸어요. "
+            f"결제하신 수단으로 {money_expected_by(outcome.refunded_at)}까지 들어올 거예요.\n"
+            f"신고번호는 {josa(outcome.report_number, '이에요/예요')}."
+        )
+    if outcome.status == "not_found":
+        return ("이 주문에는 리콜 안내가 없어요. 받으신 상품이 가품으로 의심되면 '가품 신고'라고 말씀해 주세요. "
+                "증빙 없이 100% 환불해 드려요.")
+    return report_outcome(outcome)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from bot.clock import utcnow
 from bot.replies.korean import josa
 from bot.models import OPEN_CASE_STATES, CaseEvent, HolderIdentity, IppCase, Notification, Report, RightsHolder
-from bot.services import audit, penalties
+from bot.services import audit, penalties, recalls
 from bot.services.numbers import public_number
 from bot.settings import get_settings
 
@@ -169,7 +169,8 @@ def find_open_case(session: Session, listing_id: str, lock: bool = False) -> Opt
 
 
 def transition(session: Session, case: IppCase, to_state: str, actor: str, note: Optional[str] = None) -> CaseEvent:
-    """Move a case, applying its outcome once: take-down and strike on action_taken, undo on reinstated."""
+    """Move a case, applying its outcome once: take-down, strike and recall notices on action_taken, undo
+    on reinstated."""
     from_state = case.state
     if not can_transition(from_state, to_state):
         raise IllegalTransition(case.number, from_state, to_state)
@@ -185,6 +186,8 @@ def transition(session: Session, case: IppCase, to_state: str, actor: str, note:
         penalties.reinstate(session, case, actor)
         _set_verdict(session, case, "genuine")
     event = record_event(session, case, to_state, actor, note, from_state)
+    if to_state == "action_taken":
+        recalls.write_notices(session, case, event)
     audit.record(session, actor, "case.transition", case.number, {"from": from_state, "to": to_state, "note": note})
     return event
 

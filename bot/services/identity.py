@@ -83,6 +83,17 @@ def resolve_in(session: Session, channel: str, sender_id: str) -> Who:
     )
 
 
+def remember_web_customer(sender_id: str) -> None:
+    """Records that a marketplace customer uses the web chat (their sender id is their customer id), so
+    messages the bot starts itself — a recall notice — have an account to wait on. Idempotent."""
+    with transaction() as session:
+        if session.get(Customer, sender_id) is None:
+            return
+        account = get_or_create_identity(session, "web", sender_id)
+        if account.customer_id is None:
+            account.customer_id = sender_id
+
+
 def resolve(rasa_channel: Optional[str], sender_id: str) -> Who:
     with transaction() as session:
         return resolve_in(session, channel_kind(rasa_channel), sender_id)

@@ -52,6 +52,7 @@ class PendingNotification:
     external_id: str
     text: str
     case_number: str
+    buttons: Optional[list] = None  # [{"title", "payload"}]: a recall notice's one-tap refund
 
 
 def backoff_seconds(attempts: int) -> int:
@@ -76,7 +77,8 @@ def _pending_query(now):
 
 def _view(row) -> PendingNotification:
     notification, channel, external_id, number = row
-    return PendingNotification(notification.id, channel, external_id, notification.text, number or "")
+    return PendingNotification(notification.id, channel, external_id, notification.text, number or "",
+                               notification.buttons or None)
 
 
 def take_pending_for(channel: str, external_id: str, limit: int = 20) -> list[PendingNotification]:
@@ -166,9 +168,10 @@ def _claim(notification_id: int) -> bool:
         return result.rowcount == 1
 
 
-async def push_due(channel: str, send: Callable[[str, str], Awaitable[None]],
+async def push_due(channel: str, send: Callable[..., Awaitable[None]],
                    only: Optional[Callable[[str], bool]] = None, limit: int = 100) -> int:
-    """Sends every due row of `channel` with `await send(external_id, text)`; returns how many were delivered.
+    """Sends every due row of `channel` with `await send(external_id, text)` — `send(external_id, text,
+    buttons=[...])` for a row with buttons; returns how many were delivered.
 
     only: the accounts this process can reach (the web chat: senders with a socket here); the others'
     rows are not claimed, so they stay due for whoever can. A row is marked delivered only after `send`
@@ -180,7 +183,10 @@ async def push_due(channel: str, send: Callable[[str, str], Awaitable[None]],
         if not await asyncio.to_thread(_claim, pending.id):
             continue
         try:
-            await send(pending.external_id, pending.text)
+            if pending.buttons:
+                await send(pending.external_id, pending.text, buttons=pending.buttons)
+            else:
+                await send(pending.external_id, pending.text)
         except Exception as error:  # noqa: BLE001 - any failure of the channel is retried later
             final = isinstance(error, Undeliverable)
             await asyncio.to_thread(mark_failed, pending.id, f"{type(error).__name__}: {error}", final)

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from bot.clock import utcnow
 from bot.db import serialize, transaction
 from bot.replies.korean import josa
-from bot.models import IppCase, Listing, Order, Photo, Refund, Report, ReportPhoto
+from bot.replies.recall import CLAIM_DESCRIPTION
+from bot.models import IppCase, Listing, Order, Photo, RecallNotice, Refund, Report, ReportPhoto
 from bot.services import audit, cases
 from bot.services.errors import ServiceError
 from bot.services.numbers import public_number
@@ -112,7 +113,7 @@ def _abuse_hold_reason(session: Session, customer_id: str, order_number: str, ph
 
 
 def _file_in(session: Session, customer_id: str, order_number: str, description: str,
-             photo_shas: list[str], actor: str) -> ReportOutcome:
+             photo_shas: list[str], actor: str, recall: bool = False) -> ReportOutcome:
     # The abuse rules read rows no order lock covers: the shopper's other refunds, and photos on any
     # order of anyone. So concurrent claims queue here first, or each would miss the others. Claims
     # with photos take the wider lock before the shopper's, always in that order (no deadlock).
@@ -126,12 +127,22 @@ def _file_in(session: Session, customer_id: str, order_number: str, description:
         return ReportOutcome(check.problem, report_number=check.report_number, amount_krw=check.refund_amount,
                              refunded_at=check.refunded_at, eligibility=check)
     now = utcnow()
-    listing = session.get(Listing, order.listing_id)
-    case = cases.find_open_case(session, listing.id, lock=True)
-    if case is None:
-        case = cases.open_case(session, listing=listing, source="shopper_report", actor="bot",
-                               note="구매자 가품 신고로 접수되었어요.")
-    hold = _abuse_hold_reason(session, customer_id, order_number, photo_shas)
+    if recall:
+        # A recall claim joins the case that found the listing fake: no new case, and no abuse hold (the
+        # team, not the shopper, said it is a fake).
+        notice = session.execute(select(RecallNotice).where(
+            RecallNotice.order_number == order_number, RecallNotice.customer_id == customer_id)).scalar_one_or_none()
+        if notice is None:
+            return ReportOutcome("not_found", eligibility=Eligibility("not_found"))
+        case = session.get(IppCase, notice.case_id)
+        hold = None
+    else:
+        listing = session.get(Listing, order.listing_id)
+        case = cases.find_open_case(session, listing.id, lock=True)
+        if case is None:
+            case = cases.open_case(session, listing=listing, source="shopper_report", actor="bot",
+                                   note="구매자 가품 신고로 접수되었어요.")
+        hold = _abuse_hold_reason(session, customer_id, order_number, photo_shas)
     report = Report(
         customer_id=customer_id,
         order_number=order_number,
@@ -139,7 +150,7 @@ def _file_in(session: Session, customer_id: str, order_number: str, description:
         description=description,
         refund_status="held" if hold else "granted",
         hold_reason=hold,
-        verdict="pending",
+        verdict="confirmed_fake" if case.state in ("action_taken", "upheld") else "pending",
         created_at=now,
     )
     session.add(report)
@@ -152,25 +163,36 @@ def _file_in(session: Session, customer_id: str, order_number: str, description:
                            approved_by="guarantee", created_at=now))
     session.flush()
     audit.record(session, actor, "report.filed", report.number,
-                 {"order": order_number, "case": case.number, "refund": report.refund_status, "hold": hold})
+                 {"order": order_number, "case": case.number, "refund": report.refund_status, "hold": hold,
+                  "recall": recall})
     return ReportOutcome("held" if hold else "granted", report_number=report.number, amount_krw=order.amount_krw,
                          refunded_at=None if hold else now, hold_reason=hold, case_number=case.number)
 
 
 def file_report(customer_id: str, order_number: str, description: str, photo_shas: Optional[list[str]] = None,
-                actor: Optional[str] = None) -> ReportOutcome:
-    """File a report and pay (or hold) its refund. Safe to call twice or concurrently for one order."""
+                actor: Optional[str] = None, recall: bool = False) -> ReportOutcome:
+    """File a report and pay (or hold) its refund. Safe to call twice or concurrently for one order.
+
+    recall: the buyer tapped "환불받기" on a recall notice (bot.services.recalls): the report joins the case
+    that decided the listing, and is paid without the abuse hold."""
     photo_shas = list(photo_shas or [])
     last_error: Optional[Exception] = None
     for _attempt in range(5):
         try:
             with transaction() as session:
                 return _file_in(session, customer_id, order_number, description.strip()[:2000], photo_shas,
-                                actor or f"customer:{customer_id}")
+                                actor or f"customer:{customer_id}", recall)
         except (IntegrityError, OperationalError) as error:
             # A concurrent claim won the unique constraint (or the open-case index): look again.
             last_error = error
     raise RuntimeError("could not file the report after retries") from last_error
+
+
+def claim_recall(customer_id: Optional[str], order_number: str,
+                 photo_shas: Optional[list[str]] = None) -> ReportOutcome:
+    """A recall notice's "환불받기" tap (bot.services.recalls): the report and refund, exactly once per order.
+    No description is asked for; photos are optional."""
+    return file_report(customer_id or "", order_number, CLAIM_DESCRIPTION, photo_shas, recall=True)
 
 
 def _report_view(session: Session, report: Report) -> ReportView:

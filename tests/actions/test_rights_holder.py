@@ -139,3 +139,22 @@ def test_brand_stats_text_and_image(db_url, tmp_path, monkeypatch):
     assert message["image"].startswith("http://localhost:5005/webhooks/rest/charts/stats-")
     assert len(list(tmp_path.glob("stats-*.png"))) == 1
     assert holders.is_verification_code("K7QP3MXZ")
+
+
+def test_asking_for_mystery_shopper_results_lists_the_brands_test_buys(db_url):
+    """"미스터리 쇼퍼 결과 있어요?" as brand_stats or check_case_status: the holder's brands' inspections only."""
+    from bot.services import inspections
+
+    for intent, action in (("brand_stats", ActionBrandStats()), ("check_case_status", ActionCaseStatus())):
+        dispatcher = CollectingDispatcher()
+        run(action.run(dispatcher, tracker("brand-nike", "미스터리 쇼퍼 결과 있어요?", intent), {}))
+        assert [m["text"] for m in dispatcher.messages] == [
+            "아직 기록된 테스트 구매(미스터리 쇼퍼) 결과가 없어요. 결과가 나오면 케이스 상태 알림으로도 알려 드릴게요."]
+    inspections.add("1005006000131375", "genuine", "브랜드검사랩")
+    inspections.add("1005006000163051", "fake", "한국소비자검사원")  # Chanel: not Nike's
+    dispatcher = CollectingDispatcher()
+    run(ActionBrandStats().run(dispatcher, tracker("brand-nike", "테스트 구매 결과 알려주세요", "brand_stats"), {}))
+    [text] = [m["text"] for m in dispatcher.messages]
+    lines = text.splitlines()
+    assert lines[0] == "최근 테스트 구매 결과 1건이에요(가품 0건)."
+    assert lines[1].endswith(" 나이키 덩크 로우 레트로 (1005006000131375) — 정품 · 브랜드검사랩")

@@ -266,3 +266,26 @@ def test_stopping_finishes_the_updates_already_accepted(channel, fake_api):
     assert [m.text for m in ch.received] == ["하나", "둘"]
     assert [c.text for c in fake_api.sent(USER)] == ["답: 하나", "답: 둘"]
     assert not ch.runtime.accepting
+
+
+def test_a_recall_notice_is_pushed_with_its_refund_button(channel, fake_api, orders_by_customer):
+    """The outbox push carries a row's buttons: the recall's "환불받기" arrives as an inline button whose tap
+    comes back as the claim payload."""
+    from bot.clock import utcnow
+    from bot.db import transaction
+    from bot.models import ChatIdentity
+    from bot.services import inspections
+
+    with transaction() as session:
+        session.add(ChatIdentity(channel="telegram", external_id=str(USER), customer_id="shopper-5", created_at=utcnow()))
+    order = next(o["number"] for o in orders_by_customer["shopper-5"] if o["listing"] == "1005006000123456")
+    inspections.add("1005006000123456", "fake", "한국소비자검사원")
+    ch = channel()
+    assert ch.loop.run(ch.runtime.push_once()) == 1
+    [sent] = fake_api.sent(USER)
+    assert sent.text.startswith("[리콜 안내] 구매하신 상품의 판매 페이지가 가품으로 확인되어 삭제됐어요.")
+    payload = f'/claim_recall{{"order_number":"{order}"}}'
+    assert [(b["text"], b["callback_data"]) for b in sent.buttons] == [("환불받기", payload)]
+    assert ch.loop.run(ch.runtime.push_once()) == 0  # sent once
+    ch.accept(fake_api.callback_update(USER, payload))
+    assert ch.wait_received(1)[0].text == payload

@@ -228,3 +228,34 @@ def test_rows_are_marked_in_the_database_not_just_in_memory(db_url):
         assert session.get(Notification, taken[0].id).delivered_at is not None
         session.execute(update(Notification).values(delivered_at=None))
     assert len(notifier.take_pending_for("web", "brand-nike")) == 1
+
+
+def test_a_recall_notice_is_pushed_once_with_its_button_by_two_replicas(db_url, orders_by_customer):
+    """Two push loops in two threads (each its own event loop and connections, as two replicas): the
+    recall row goes out once, with its "환불받기" button."""
+    import threading
+
+    from bot.services import inspections
+
+    with transaction() as session:
+        session.add(ChatIdentity(channel="telegram", external_id="7005", customer_id="shopper-5",
+                                 created_at=clock.utcnow()))
+    inspections.add(NIKE_LISTINGS[0], "fake", "한국소비자검사원")
+    sent: list[tuple] = []
+    start = threading.Barrier(2)
+
+    async def slow(external_id, text, buttons=None):
+        await asyncio.sleep(0.1)
+        sent.append((external_id, buttons))
+
+    def replica():
+        start.wait()
+        asyncio.run(notifier.push_due("telegram", slow))
+
+    threads = [threading.Thread(target=replica) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    order = next(o["number"] for o in orders_by_customer["shopper-5"] if o["listing"] == NIKE_LISTINGS[0])
+    assert sent == [("7005", [{"title": "환불받기", "payload": f'/claim_recall{{"order_number":"{order}"}}'}])]
