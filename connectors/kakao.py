@@ -50,7 +50,7 @@ logger = logging.getLogger(__name__)
 
 CHANNEL = "kakao"
 SECRET_HEADER = "X-Cleanbot-Kakao-Secret"
-MAX_BODY = 64 * 1024  # a skill request is a few KB; a bigger body is not from Open Builder
+MAX_BODY = 256 * 1024  # a skill request is a few KB; a bigger body is not from Open Builder
 # Kakao's limits on a skill response (docs/kakao.md).
 TEXT_LIMIT = 1000
 MAX_OUTPUTS = 3
