@@ -377,3 +377,34 @@ def test_the_rate_limit_is_answered_in_korean(kakao_env, monkeypatch):
     assert run(skill, skill_request("둘")).status == 200
     third = run(skill, skill_request("셋"))
     assert third.status == 200 and texts(third.body)[0].startswith("메시지를 너무 빨리 보내고 있어요.")
+
+
+def test_during_a_hand_over_the_agents_reply_goes_through_the_open_callback(kakao_env, local):
+    from bot.services import handoff
+
+    # A linked shopper (an anonymous one has an hourly cap on hand-overs) whose conversation agents hold.
+    from bot.services import telegram as links
+
+    issued = links.issue_link_token("shopper-3", channel=links.KAKAO)
+    assert links.redeem_link_token(issued.token, "bu-ho", links.KAKAO).status == "linked"
+    opened = handoff.request("kakao", "bu-ho", "request_human", "kakao")
+    assert opened.created
+    rasa = FakeRasa(answer=lambda m: [])  # paused: Rasa records the message and says nothing
+    skill = KakaoSkill(rasa)
+
+    async def go():
+        reply = await skill.handle(json.dumps(skill_request("언제 답해 주세요?", user="bu-ho",
+                                                            callback=f"{local}/callback/ho")).encode(),
+                                   {kakao.SECRET_HEADER: "s" * 40})
+        await asyncio.sleep(1.5)
+        await asyncio.to_thread(handoff.agent_says, opened.handoff.id, 555, "상담원 김", "확인해 보니 환불됐어요.")
+        await skill.drain(timeout=15)
+        return reply
+
+    reply = asyncio.run(go())
+    assert reply.body == kakao.callback_waiting_body()
+    assert [path for path, _ in Local.posted] == ["/callback/ho"]
+    assert texts(Local.posted[0][1]) == [handoff.AGENT_JOINED_KO + "\n\n확인해 보니 환불됐어요."]
+    # Taken once: the next message does not show them again.
+    again = run(skill, skill_request("네", user="bu-ho"))
+    assert texts(again.body) == [kakao.words.TO_AGENTS_KO]
