@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 
 import pytest
@@ -17,6 +15,7 @@ from connectors import kakao
 from connectors.kakao import (KakaoSkill, SkillRequest, build_response, host_allowed, label, photo_urls,
                               split_text)
 from tests.connectors.conftest import jpeg
+from tests.connectors.fake_kakao import FakeKakao
 
 
 # ---------------------------------------------------------------- the builder
@@ -144,45 +143,11 @@ def test_photo_urls_from_the_secure_image_plugin_and_the_utterance():
 # ---------------------------------------------------------------- the skill, with a stand-in for Rasa
 
 
-class Local(BaseHTTPRequestHandler):
-    """The callback URL (POST) and an image host (GET) on 127.0.0.1."""
-
-    posted: list = []
-    images: dict = {}
-
-    def do_POST(self):  # noqa: N802
-        size = int(self.headers.get("Content-Length") or 0)
-        type(self).posted.append((self.path, json.loads(self.rfile.read(size))))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(b'{"taskId": "t", "status": "SUCCESS"}')
-
-    def do_GET(self):  # noqa: N802
-        data = type(self).images.get(self.path)
-        if data is None:
-            self.send_response(404)
-            self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "image/jpeg")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def local():
-    Local.posted, Local.images = [], {}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Local)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    fake = FakeKakao().start()
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture
@@ -243,7 +208,7 @@ def test_a_slow_answer_goes_to_the_callback_url_once(kakao_env, local):
 
     async def go():
         started = time.monotonic()
-        reply = await skill.handle(json.dumps(skill_request("느린 질문", callback=f"{local}/callback/1")).encode(),
+        reply = await skill.handle(json.dumps(skill_request("느린 질문", callback=f"{local.url}/callback/1")).encode(),
                                    {kakao.SECRET_HEADER: "s" * 40})
         answered_in = time.monotonic() - started
         await skill.drain()
@@ -252,7 +217,7 @@ def test_a_slow_answer_goes_to_the_callback_url_once(kakao_env, local):
     reply, answered_in = asyncio.run(go())
     assert reply.body == {"version": "2.0", "useCallback": True, "data": {"text": "확인하고 있어요…"}}
     assert 0.4 < answered_in < 1.2
-    assert Local.posted == [("/callback/1", {"version": "2.0", "template": {
+    assert local.posted() == [("/callback/1", {"version": "2.0", "template": {
         "outputs": [{"simpleText": {"text": "받았어요: 느린 질문"}}]}})]
 
 
@@ -334,17 +299,17 @@ def test_a_quick_reply_tap_with_a_key_and_without(kakao_env, monkeypatch):
 
 
 def test_photos_are_downloaded_from_allowed_hosts_only(kakao_env, local):
-    Local.images["/dn/1.jpg"] = jpeg(1)
+    local.images["/dn/1.jpg"] = jpeg(1)
     rasa = FakeRasa(answer=lambda m: [{"text": f"사진 {len(m.metadata.get('photo_ids') or [])}장"}])
     skill = KakaoSkill(rasa)
-    secure = json.dumps({"secureUrls": f"List({local}/dn/1.jpg)"})
+    secure = json.dumps({"secureUrls": f"List({local.url}/dn/1.jpg)"})
     reply = run(skill, skill_request("", params={"photo": secure}))
     assert texts(reply.body) == ["사진 1장"] and rasa.received[-1].text == "/send_photo"
     assert len(rasa.received[-1].metadata["photo_ids"][0]) == 64
     refused = run(skill, skill_request("https://evil.example/x.jpg"))
     assert texts(refused.body) == [kakao.words.photo_host_refused_ko("evil.example")]
     assert len(rasa.received) == 1
-    missing = run(skill, skill_request(f"{local}/dn/none.jpg 로고가 달라요"))
+    missing = run(skill, skill_request(f"{local.url}/dn/none.jpg 로고가 달라요"))
     assert texts(missing.body) == [kakao.words.photo_failed_ko() + "\n\n사진 0장"]
     assert rasa.received[-1].text == "로고가 달라요"
 
@@ -394,7 +359,7 @@ def test_during_a_hand_over_the_agents_reply_goes_through_the_open_callback(kaka
 
     async def go():
         reply = await skill.handle(json.dumps(skill_request("언제 답해 주세요?", user="bu-ho",
-                                                            callback=f"{local}/callback/ho")).encode(),
+                                                            callback=f"{local.url}/callback/ho")).encode(),
                                    {kakao.SECRET_HEADER: "s" * 40})
         await asyncio.sleep(1.5)
         await asyncio.to_thread(handoff.agent_says, opened.handoff.id, 555, "상담원 김", "확인해 보니 환불됐어요.")
@@ -403,8 +368,8 @@ def test_during_a_hand_over_the_agents_reply_goes_through_the_open_callback(kaka
 
     reply = asyncio.run(go())
     assert reply.body == kakao.callback_waiting_body()
-    assert [path for path, _ in Local.posted] == ["/callback/ho"]
-    assert texts(Local.posted[0][1]) == [handoff.AGENT_JOINED_KO + "\n\n확인해 보니 환불됐어요."]
+    assert [path for path, _ in local.posted()] == ["/callback/ho"]
+    assert texts(local.posted()[0][1]) == [handoff.AGENT_JOINED_KO + "\n\n확인해 보니 환불됐어요."]
     # Taken once: the next message does not show them again.
     again = run(skill, skill_request("네", user="bu-ho"))
     assert texts(again.body) == [kakao.words.TO_AGENTS_KO]

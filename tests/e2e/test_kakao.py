@@ -14,12 +14,10 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Optional
 
@@ -33,6 +31,7 @@ from bot.services import cases, reports
 from bot.settings import PROJECT_ROOT
 from tests.conftest import _prepare
 from tests.connectors.conftest import jpeg
+from tests.connectors.fake_kakao import FakeKakao
 
 pytestmark = pytest.mark.e2e
 
@@ -42,46 +41,10 @@ BLOCK_ID = "5f0000000000000000000001"
 SLOW_IMAGE_SECONDS = 2.5  # longer than the stack's answer budget: the answer must take the callback
 
 
-class Kakao(BaseHTTPRequestHandler):
-    """Kakao's side: callback URLs (POST /callback/<n>) and an image host (GET, optionally slow)."""
-
-    callbacks: dict = {}
-    images: dict = {}
-    lock = threading.Lock()
-
-    def do_POST(self):  # noqa: N802
-        size = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(size))
-        with self.lock:
-            first = self.path not in self.callbacks
-            self.callbacks.setdefault(self.path, []).append(body)
-        self.send_response(200 if first else 400)  # one use per URL, as Kakao
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(b'{"status": "SUCCESS"}' if first else b'{"status": "FAIL"}')
-
-    def do_GET(self):  # noqa: N802
-        if self.path.startswith("/slow/"):
-            time.sleep(SLOW_IMAGE_SECONDS)
-        data = self.images.get(self.path)
-        if data is None:
-            self.send_response(404)
-            self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "image/jpeg")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 @dataclass
 class KakaoStack:
     servers: Any
-    kakao_url: str  # the local Kakao side
+    kakao: FakeKakao  # callback URLs and the image host
     env: dict
 
     @property
@@ -99,9 +62,7 @@ def kakao_stack(tmp_path_factory):
     model = train_if_changed()
     url = f"sqlite:///{home / 'cleanbot.db'}"
     _prepare(url)
-    Kakao.callbacks, Kakao.images = {}, {}
-    side = ThreadingHTTPServer(("127.0.0.1", 0), Kakao)
-    threading.Thread(target=side.serve_forever, daemon=True).start()
+    side = FakeKakao(slow_seconds=SLOW_IMAGE_SECONDS).start()
     credentials = home / "credentials.yml"
     credentials.write_text("connectors.rest.CleanBotRestInput:\n\nconnectors.kakao.KakaoSkillInput:\n", encoding="utf-8")
     rasa_port = free_port()
@@ -117,11 +78,10 @@ def kakao_stack(tmp_path_factory):
     os.environ.update(env)
     try:
         servers.start()
-        yield KakaoStack(servers, f"http://127.0.0.1:{side.server_address[1]}", env)
+        yield KakaoStack(servers, side, env)
     finally:
         servers.stop()
-        side.shutdown()
-        side.server_close()
+        side.stop()
         dispose_engines()
         for key, value in old.items():
             if value is None:
@@ -177,17 +137,13 @@ class OpenBuilder:
         path = f"/callback/{next(_callback_ids)}"
         started = time.monotonic()
         status, body = self.post(self.request(utterance, params, extra,
-                                              f"{self.stack.kakao_url}{path}" if self.callback else None))
+                                              f"{self.stack.kakao.url}{path}" if self.callback else None))
         assert status == 200, body
         assert time.monotonic() - started < 5, "Open Builder waits 5 seconds"
         if body.get("useCallback"):
             assert body == {"version": "2.0", "useCallback": True, "data": {"text": "확인하고 있어요…"}}
             self.paths.append("callback")
-            deadline = time.monotonic() + 60
-            while path not in Kakao.callbacks:
-                assert time.monotonic() < deadline, "no callback within a minute"
-                time.sleep(0.1)
-            posted = Kakao.callbacks[path]
+            posted = self.stack.kakao.wait_callback(path, 60)
             assert len(posted) == 1
             body = posted[0]
         else:
@@ -249,9 +205,10 @@ def test_a_shopper_links_reports_a_fake_with_photos_and_gets_the_refund(kakao_st
     assert "사진" in text_of(user.say("로고 위치가 정품이랑 다르고 박음질이 엉망이에요"))
 
     # Two photos through the secure image plugin; the download is slow, so the answer takes the callback.
-    Kakao.images["/slow/dn/a.jpg"], Kakao.images["/slow/dn/b.jpg"] = jpeg(21, (320, 240)), jpeg(22, (320, 240))
+    kakao_stack.kakao.images["/slow/dn/a.jpg"] = jpeg(21, (320, 240))
+    kakao_stack.kakao.images["/slow/dn/b.jpg"] = jpeg(22, (320, 240))
     secure = json.dumps({"privacyAgreement": "Y", "imageQuantity": "2", "expire": "2026-12-31T00:00:00",
-                         "secureUrls": f"List({kakao_stack.kakao_url}/slow/dn/a.jpg, {kakao_stack.kakao_url}/slow/dn/b.jpg)"})
+                         "secureUrls": f"List({kakao_stack.kakao.url}/slow/dn/a.jpg, {kakao_stack.kakao.url}/slow/dn/b.jpg)"})
     before = len(user.paths)
     summary = user.say("사진 보낼게요", params={"photo": secure})
     assert user.paths[before:] == ["callback"]
