@@ -328,12 +328,14 @@ async def download(url: str, hosts: list[str], max_bytes: int, timeout: float,
 
 class Recall:
     """Per Kakao user, in this process: the button titles of the last answer (a tapped quick reply without a
-    block id arrives as its title) and what did not fit in it ([더 보기]). Bounded; lost on restart."""
+    block id arrives as its title), what did not fit in it ([더 보기]), and answers that missed their response
+    (too late, or their callback failed: they come first in the next one). Bounded; lost on restart."""
 
     def __init__(self, max_users: int = 10_000):
         self.max_users = max_users
         self._said: "OrderedDict[str, dict[str, str]]" = OrderedDict()
         self._rest: "OrderedDict[str, list[dict]]" = OrderedDict()
+        self._late: "OrderedDict[str, list[dict]]" = OrderedDict()
         self._lock = threading.Lock()
 
     def _put(self, table: OrderedDict, user: str, value: Any) -> None:
@@ -350,9 +352,18 @@ class Recall:
                 self._put(self._rest, user, [built.rest])
 
     def carry(self, user: str, rest: dict) -> None:
-        """An answer that missed its response (too late, or its callback failed): shown with the next one."""
+        """More pages for [더 보기]."""
         with self._lock:
             self._put(self._rest, user, self._rest.get(user, []) + [rest])
+
+    def late(self, user: str, messages: list[dict]) -> None:
+        """An answer that missed its response: shown before the next one."""
+        with self._lock:
+            self._put(self._late, user, self._late.get(user, []) + list(messages))
+
+    def take_late(self, user: str) -> list[dict]:
+        with self._lock:
+            return self._late.pop(user, [])
 
     def payload_for(self, user: str, text: str) -> Optional[str]:
         with self._lock:
@@ -438,7 +449,10 @@ class KakaoSkill:
         user = request.user_key
         extra = request.client_extra.get(EXTRA_KEY)
         utterance = clean_text(request.utterance)
+        late = self.recall.take_late(user)
         if extra == MORE_KEY or (not extra and utterance == words.MORE_LABEL):
+            if late:
+                return Reply(200, (await self._built(user, late)).body)
             return Reply(200, self._more(user))
 
         link = LINK_RE.match(utterance)
@@ -467,7 +481,7 @@ class KakaoSkill:
             "block": request.block.get("name"),
         }.items() if isinstance(v, (str, int))}
 
-        before = [{"text": n} for n in notices]
+        before = late + [{"text": n} for n in notices]
         if not text:
             return Reply(200, (await self._built(user, before)).body)
 
@@ -585,15 +599,12 @@ class KakaoSkill:
             self._spawn(self._carry_when_done(user, task))
         built = await self._built(user, messages)
         if not await post_callback(request.callback_url, built.body):
-            self.recall.carry(user, {"outputs": built.body["template"]["outputs"],
-                                     "quickReplies": built.body["template"].get("quickReplies", [])})
+            self.recall.late(user, messages)
 
     async def _carry_when_done(self, user: str, task: asyncio.Task) -> None:
         with contextlib.suppress(Exception):
             await task
-        built = await asyncio.to_thread(build_response, self._result(task), self._key_for)
-        self.recall.carry(user, {"outputs": built.body["template"]["outputs"],
-                                 "quickReplies": built.body["template"].get("quickReplies", [])})
+        self.recall.late(user, self._result(task))
 
     async def drain(self, timeout: float = 10) -> None:
         if self._background:

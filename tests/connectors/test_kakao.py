@@ -230,12 +230,14 @@ def test_a_slow_answer_without_a_callback_is_carried_to_the_next_message(kakao_e
         first = await skill.handle(json.dumps(skill_request("느린 질문")).encode(), {kakao.SECRET_HEADER: "s" * 40})
         await skill.drain()
         rasa.delay = 0
-        more = await skill.handle(json.dumps(skill_request("더 보기")).encode(), {kakao.SECRET_HEADER: "s" * 40})
-        return first, more
+        after = await skill.handle(json.dumps(skill_request("다음 질문")).encode(), {kakao.SECRET_HEADER: "s" * 40})
+        again = await skill.handle(json.dumps(skill_request("또 질문")).encode(), {kakao.SECRET_HEADER: "s" * 40})
+        return first, after, again
 
-    first, more = asyncio.run(go())
+    first, after, again = asyncio.run(go())
     assert texts(first.body) == [kakao.words.LATE_KO]
-    assert texts(more.body) == ["받았어요: 느린 질문"]
+    assert texts(after.body) == ["받았어요: 느린 질문\n\n받았어요: 다음 질문"]
+    assert texts(again.body) == ["받았어요: 또 질문"]
 
 
 def test_the_secret_is_required_and_compared(kakao_env, monkeypatch):
@@ -373,3 +375,19 @@ def test_during_a_hand_over_the_agents_reply_goes_through_the_open_callback(kaka
     # Taken once: the next message does not show them again.
     again = run(skill, skill_request("네", user="bu-ho"))
     assert texts(again.body) == [kakao.words.TO_AGENTS_KO]
+
+
+def test_more_shows_what_did_not_fit_then_says_there_is_nothing_more(kakao_env):
+    rasa = FakeRasa(answer=lambda m: [{"text": c * 1000} for c in "가나다라"]
+                    + [{"text": "끝", "buttons": [{"title": "네", "payload": "/affirm"}]}])
+    skill = KakaoSkill(rasa)
+    first = run(skill, skill_request("길게 알려 주세요"))
+    assert texts(first.body) == ["가" * 1000, "나" * 1000, "다" * 1000]
+    assert first.body["template"]["quickReplies"] == [{"label": "더 보기", "action": "message", "messageText": "더 보기"}]
+    more = run(skill, skill_request("더 보기"))
+    assert texts(more.body) == ["라" * 1000, "끝"]
+    assert more.body["template"]["quickReplies"] == [{"label": "네", "action": "message", "messageText": "네"}]
+    assert texts(run(skill, skill_request("더 보기")).body) == [kakao.words.NOTHING_MORE_KO]
+    assert len(rasa.received) == 1
+    run(skill, skill_request("네"))  # the quick reply's title, said in chat, is its payload
+    assert rasa.received[-1].text == "/affirm"
