@@ -536,12 +536,18 @@ class KakaoSkill:
         notices: list[str] = []
         blobs: list[bytes] = []
         urls = urls[: settings.photos_per_report]
-        for position, url in enumerate(urls, 1):
-            try:
-                blobs.append(await download(url, hosts, settings.photo_max_bytes, settings.kakao_image_timeout_seconds,
-                                            position if len(urls) > 1 else None))
-            except PhotoRefused as refused:
-                notices.append(refused.message_ko)
+        # All at once: their time counts against Kakao's five seconds.
+        results = await asyncio.gather(*(
+            download(url, hosts, settings.photo_max_bytes, settings.kakao_image_timeout_seconds,
+                     position if len(urls) > 1 else None)
+            for position, url in enumerate(urls, 1)), return_exceptions=True)
+        for result in results:
+            if isinstance(result, PhotoRefused):
+                notices.append(result.message_ko)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                blobs.append(result)
         metadata: dict[str, Any] = {}
         if blobs:
             from bot.services.photos import accept_bytes_async
