@@ -158,6 +158,8 @@ class OpenBuilder:
         choices = list(template.get("quickReplies", []))
         for output in template["outputs"]:
             choices.extend(output.get("listCard", {}).get("items", []))
+            for card in output.get("carousel", {}).get("items", []):
+                choices.extend(card.get("buttons", []))
         choice = next(c for c in choices if title_part in (c.get("label") or c.get("messageText") or c.get("title", "")))
         assert choice["action"] == "block" and choice["blockId"] == BLOCK_ID
         return self.say(choice["messageText"], extra=choice["extra"])
@@ -224,7 +226,7 @@ def test_a_shopper_links_reports_a_fake_with_photos_and_gets_the_refund(kakao_st
 
 def test_an_unlinked_shopper_is_told_how_to_link(kakao_stack):
     user = OpenBuilder(kakao_stack, "kb" + "b2" * 20)
-    answer = text_of(user.say("최근 주문 보여줘"))
+    answer = text_of(user.say("최근 주문 보여주세요"))
     assert "아직 마켓플레이스 계정이 연동되지 않았어요" in answer and "'연동 123456'처럼 보내 주시면" in answer
 
 
