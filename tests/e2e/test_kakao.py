@@ -74,20 +74,17 @@ def kakao_stack(tmp_path_factory):
            "CLEANBOT_KAKAO_BLOCK_ID": BLOCK_ID}
     servers = BotServers(model, rasa_port, free_port(), env=env, log_dir=Path("test-artifacts") / "kakao-e2e-logs",
                          credentials=credentials)
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        servers.start()
-        yield KakaoStack(servers, side, env)
-    finally:
-        servers.stop()
-        side.stop()
-        dispose_engines()
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    # The servers' settings in this process too, so the tests look into the same database.
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        try:
+            servers.start()
+            yield KakaoStack(servers, side, env)
+        finally:
+            servers.stop()
+            side.stop()
+            dispose_engines()
 
 
 _callback_ids = itertools.count(1)
