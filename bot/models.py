@@ -89,7 +89,7 @@ class ChatIdentity(Base):
 
     __tablename__ = "chat_identities"
     id = Column(Integer, primary_key=True)
-    channel = Column(String(20), nullable=False)  # "web" (REST, socket.io) or "telegram"
+    channel = Column(String(20), nullable=False)  # "web" (REST, socket.io), "telegram" or "kakao"
     external_id = Column(String(128), nullable=False)
     customer_id = Column(String(64), ForeignKey("customers.id"))
     created_at = Column(DateTime, nullable=False)
@@ -97,7 +97,7 @@ class ChatIdentity(Base):
     holders = relationship("RightsHolder", secondary="holder_identities")
     __table_args__ = (
         UniqueConstraint("channel", "external_id", name="uq_identity_sender"),
-        CheckConstraint("channel IN ('web', 'telegram')", name="ck_identity_channel"),
+        CheckConstraint("channel IN ('web', 'telegram', 'kakao')", name="ck_identity_channel"),
     )
 
 
@@ -426,8 +426,9 @@ class TelegramUpdate(Base):
 
 
 class TelegramLinkToken(Base):
-    """A one-time deep-link token (`/start <token>`) that links a Telegram account to a customer.
-    Only the SHA-256 of the token is stored; the token itself is shown once, to the marketplace."""
+    """A one-time token that links a chat account to a customer: a Telegram deep-link token (`/start <token>`)
+    or a KakaoTalk 6-digit code ("연동 123456"), by `channel`. Only the SHA-256 of the token (with its channel)
+    is stored; the token itself is shown once, to the marketplace."""
 
     __tablename__ = "telegram_link_tokens"
     token_sha256 = Column(String(64), primary_key=True)
@@ -435,9 +436,11 @@ class TelegramLinkToken(Base):
     created_at = Column(DateTime, nullable=False)
     expires_at = Column(DateTime, nullable=False)
     used_at = Column(DateTime)
-    used_by = Column(String(32))  # the Telegram user id that redeemed it
+    used_by = Column(String(128))  # the account that redeemed it (Telegram user id, Kakao botUserKey)
+    channel = Column(String(20), nullable=False, default="telegram", server_default="telegram")
     __table_args__ = (
         CheckConstraint("(used_at IS NULL) = (used_by IS NULL)", name="ck_link_token_used"),
+        CheckConstraint("channel IN ('telegram', 'kakao')", name="ck_link_token_channel"),
     )
 
 

@@ -132,6 +132,23 @@ class Settings:
     # How often the agent desk looks for work (new hand-overs, messages to relay, hand-backs, idle ones).
     handoff_interval_seconds: float = field(
         default_factory=lambda: float(_env("CLEANBOT_HANDOFF_INTERVAL_SECONDS", "2")))
+    # KakaoTalk (connectors/kakao.py, an Open Builder skill server at /webhooks/kakao/skill).
+    # 1/0: serve the skill; production refuses to start it without CLEANBOT_KAKAO_SKILL_SECRET.
+    kakao_enabled: str = field(default_factory=lambda: _env("CLEANBOT_KAKAO_ENABLED", "0").strip().lower())
+    # Sent by Open Builder in the X-Cleanbot-Kakao-Secret header (or as ?secret= on the skill URL).
+    kakao_skill_secret: str = field(default_factory=lambda: _env("CLEANBOT_KAKAO_SKILL_SECRET", ""))
+    # Hosts photos may be downloaded from (a name also allows its subdomains), comma-separated.
+    kakao_image_hosts: str = field(default_factory=lambda: _env("CLEANBOT_KAKAO_IMAGE_HOSTS", "kakaocdn.net,kakao.com"))
+    kakao_image_timeout_seconds: float = field(
+        default_factory=lambda: float(_env("CLEANBOT_KAKAO_IMAGE_TIMEOUT_SECONDS", "3")))
+    # Kakao waits 5 s for a skill: answer inline within this, else through the block's callback URL.
+    kakao_answer_seconds: float = field(default_factory=lambda: float(_env("CLEANBOT_KAKAO_ANSWER_SECONDS", "3.5")))
+    # A callback URL is valid for one minute: the real answer (or an apology) is posted within this.
+    kakao_callback_seconds: float = field(default_factory=lambda: float(_env("CLEANBOT_KAKAO_CALLBACK_SECONDS", "50")))
+    # Optional: the Open Builder block id of the skill block; quick replies then carry their payload key
+    # in `extra` (action "block") instead of being matched by their label.
+    kakao_block_id: str = field(default_factory=lambda: _env("CLEANBOT_KAKAO_BLOCK_ID", ""))
+    kakao_link_code_ttl_minutes: int = field(default_factory=lambda: _env_int("CLEANBOT_KAKAO_LINK_CODE_TTL_MINUTES", 10))
     # Load the FAQ index and its sentence encoder when the action server starts (1/0); empty = in
     # production mode only. Loaded lazily, the first question of each worker waited 10-20 s.
     faq_preload: str = field(default_factory=lambda: _env("CLEANBOT_FAQ_PRELOAD", "").strip().lower())
@@ -173,6 +190,14 @@ class Settings:
     @property
     def cors_origin_list(self) -> list[str]:
         return [part.strip() for part in self.cors_origins.split(",") if part.strip()]
+
+    @property
+    def kakao_on(self) -> bool:
+        return self.kakao_enabled in ("1", "true", "yes", "on")
+
+    @property
+    def kakao_image_host_list(self) -> list[str]:
+        return [part.strip().lower().lstrip(".") for part in self.kakao_image_hosts.split(",") if part.strip()]
 
     @property
     def handoff_enabled(self) -> bool:

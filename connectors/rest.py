@@ -81,14 +81,20 @@ def handoff_message(sender: str, row) -> dict:
     return message
 
 
+# Channels whose users take the agents' messages with their next request (Telegram's are sent by the desk).
+PULL_CHANNELS = ("web", "kakao")
+
+
 def pending_handoff_messages(channel: str, sender: str) -> list[dict]:
-    """What agents wrote to this web sender since their last request, taken (marked delivered) at once."""
+    """What agents wrote to this web (or KakaoTalk) sender since their last request, taken (marked
+    delivered) at once."""
     from bot.services.handoff import take_web_messages
 
-    if channel_kind(channel) != "web":
+    kind = channel_kind(channel)
+    if kind not in PULL_CHANNELS:
         return []
     try:
-        return [handoff_message(sender, row) for row in take_web_messages(sender)]
+        return [handoff_message(sender, row) for row in take_web_messages(sender, channel=kind)]
     except Exception:  # noqa: BLE001 - an outbox problem must not cost the user their answer
         logger.exception("could not read the agents' messages for %s", sender)
         return []

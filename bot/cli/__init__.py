@@ -11,7 +11,7 @@ from typing import Optional
 
 def build_parser() -> argparse.ArgumentParser:
     from bot import bench
-    from bot.cli import database, handoff, holders, inspections, marketplace, nlu, recalls, serving, telegram
+    from bot.cli import database, handoff, holders, inspections, kakao, marketplace, nlu, recalls, serving, telegram
     from bot.cli.common import add
 
     parser = argparse.ArgumentParser(prog="cleanbot", description="클린봇 명령줄 도구")
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     database.register_photos(sub, add)  # photos prune
     holders.register(sub, add)  # brand-owner, cases
     telegram.register(sub, add)  # telegram, shopper link-token
+    kakao.register(sub, add)  # shopper link-code
     nlu.register(sub, add)  # eval nlu|faq, models fetch
     bench.register(sub, add)  # bench load, bench soak
     handoff.register(sub, add)  # handoff list|show|release

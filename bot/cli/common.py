@@ -45,3 +45,11 @@ def add(parent, name: str, func, help_text: str, json_flag: bool = True) -> argp
     if json_flag:
         p.add_argument("--json", action="store_true", help="JSON으로 출력")
     return p
+
+
+def subcommands(sub, name: str, help_text: str, dest: str):
+    """The sub-commands of `name`, made here or reused if another module made them (`shopper` is shared)."""
+    parser = sub.choices.get(name)
+    if parser is None:
+        return sub.add_parser(name, help=help_text).add_subparsers(dest=dest, required=True)
+    return next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")

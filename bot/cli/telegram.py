@@ -12,7 +12,7 @@ import os
 from typing import Optional
 from urllib.parse import urlsplit, urlunsplit
 
-from bot.cli.common import emit as _emit, fail as _fail
+from bot.cli.common import emit as _emit, fail as _fail, subcommands as _subcommands
 
 WEBHOOK_PATH = "/webhooks/telegram/webhook"
 

@@ -224,7 +224,7 @@ def filing_outcome(outcome: FilingOutcome) -> str:
 def actor_label(actor: str) -> str:
     if actor == "bot":
         return "클린봇"
-    if actor.startswith(("web:", "telegram:")):
+    if actor.startswith(("web:", "telegram:", "kakao:")):
         return "권리자"
     if actor.startswith("customer:"):
         return "구매자"

@@ -53,8 +53,9 @@ def capped(channel: str, per_hour: int, retry_at: Optional[datetime], now: datet
         minute = (retry_at + timedelta(minutes=1) - timedelta(microseconds=1)).replace(second=0, microsecond=0)
         parts.append(f"계정이 연결되지 않은 대화에서는 상담원 연결을 한 시간에 {per_hour}번까지 요청하실 수 있어요. "
                      f"{opening_ko(to_local(minute), _aware(now))}부터 다시 요청해 주세요.")
-    link = ("마켓플레이스 앱의 [텔레그램 연결] 메뉴에서 계정을 연결하시거나" if channel == "telegram"
-            else "마켓플레이스 계정으로 로그인하시거나")
+    link = {"telegram": "마켓플레이스 앱의 [텔레그램 연결] 메뉴에서 계정을 연결하시거나",
+            "kakao": "마켓플레이스 앱의 [카카오톡 연동] 메뉴에서 받은 번호로 계정을 연동하시거나"}.get(
+        channel, "마켓플레이스 계정으로 로그인하시거나")
     parts.append(f"{link} 권리자 인증을 마치시면 바로 요청하실 수 있어요.")
     parts.append("그동안 환불 규정이나 신고 방법처럼 궁금한 점은 여기에 물어보시면 제가 바로 답해 드릴게요.")
     return "\n".join(parts)
@@ -119,7 +120,7 @@ def handed_over(open_now: bool, hours: Optional[BusinessHours], now: datetime, l
 
 # ---------------------------------------------------------------- agents (the topic)
 
-CHANNEL_KO = {"telegram": "텔레그램", "rest": "웹 (REST)", "socketio": "웹 채팅", "web": "웹"}
+CHANNEL_KO = {"telegram": "텔레그램", "rest": "웹 (REST)", "socketio": "웹 채팅", "web": "웹", "kakao": "카카오톡"}
 COMMANDS_KO = (
     "명령: /claim 상담 맡기 · /done 상담 마치기 · /note 메모\n"
     "책임자만: /refund approve RPT-… 또는 /refund reject RPT-… 사유 · /case IPP-… 상태 메모\n"
@@ -168,7 +169,7 @@ def intro_card(view: HandoffView, orders: Iterable, reports: Iterable, cases: It
         lines.append(f"권리자: {', '.join(h.brand_name for h in view.holder_brands)} 브랜드 인증 계정")
     if not view.customer_id and not view.holder_brands:
         lines.append("연결된 고객 계정이나 권리자 인증이 없는 사용자예요.")
-    account = "텔레그램 사용자 ID" if view.channel == "telegram" else "웹 sender"
+    account = {"telegram": "텔레그램 사용자 ID", "kakao": "카카오톡 botUserKey"}.get(view.channel, "웹 sender")
     lines.append(f"채널: {CHANNEL_KO.get(view.input_channel, view.input_channel)} ({account} {view.sender_id})")
     lines.append(f"요청 시각: {_when(view.created_at)}")
     if view.after_hours:

@@ -50,6 +50,11 @@ def start_problems(settings: Optional[Settings] = None) -> list[str]:
         problems.append(f"CLEANBOT_API_TOKEN이 너무 짧아요. {MIN_SECRET_BYTES}바이트 이상의 무작위 값을 쓰거나 비워 두세요(API 끔).")
     if settings.action_token and len(settings.action_token.encode()) < MIN_SECRET_BYTES:
         problems.append(f"CLEANBOT_ACTION_TOKEN이 너무 짧아요. {MIN_SECRET_BYTES}바이트 이상의 무작위 값을 쓰거나 비워 두세요(실행할 때마다 새로 만듦).")
+    if settings.kakao_on and not settings.kakao_skill_secret:
+        problems.append("production 모드에서 카카오톡 채널(CLEANBOT_KAKAO_ENABLED)을 켜려면 CLEANBOT_KAKAO_SKILL_SECRET이 필요해요. "
+                        f"{MIN_SECRET_BYTES}바이트 이상의 무작위 값을 설정하고 오픈빌더 스킬 헤더에도 같은 값을 넣어 주세요.")
+    elif settings.kakao_on and len(settings.kakao_skill_secret.encode()) < MIN_SECRET_BYTES:
+        problems.append(f"CLEANBOT_KAKAO_SKILL_SECRET이 너무 짧아요. {MIN_SECRET_BYTES}바이트 이상의 무작위 값을 설정해 주세요.")
     if "*" in settings.cors_origin_list:
         problems.append("production 모드에서는 CLEANBOT_CORS_ORIGINS에 *를 쓸 수 없어요. 허용할 출처를 쉼표로 나눠 적어 주세요.")
     return problems

@@ -87,7 +87,8 @@ class HandoffView:
             return f"{self.customer_name}({self.customer_id})"
         if self.holder_brands:
             return f"{', '.join(h.brand_name for h in self.holder_brands)} 권리자"
-        return f"{'텔레그램' if self.channel == 'telegram' else '웹'} 사용자 {self.sender_id}"
+        where = {"telegram": "텔레그램", "kakao": "카카오톡"}.get(self.channel, "웹")
+        return f"{where} 사용자 {self.sender_id}"
 
 
 @dataclass(frozen=True)
@@ -566,13 +567,14 @@ def mark_failed(message_id: int, error: str, final: bool = False) -> int:
 # ---------------------------------------------------------------- web users (REST pull, socket.io push)
 
 
-def take_web_messages(sender_id: str, limit: int = 50) -> list[MessageView]:
-    """The web user's undelivered agent and bot rows, marked delivered in the same transaction."""
+def take_web_messages(sender_id: str, limit: int = 50, channel: str = "web") -> list[MessageView]:
+    """The web (or KakaoTalk: `channel`) user's undelivered agent and bot rows, marked delivered in the same
+    transaction."""
     now = clock.utcnow()
     with transaction() as session:
         rows = session.execute(
             select(HandoffMessage, Handoff).join(Handoff, Handoff.id == HandoffMessage.handoff_id)
-            .where(Handoff.channel == "web", Handoff.sender_id == sender_id,
+            .where(Handoff.channel == channel, Handoff.sender_id == sender_id,
                    HandoffMessage.direction.in_(TO_USER), HandoffMessage.delivered_at.is_(None))
             .order_by(HandoffMessage.id).limit(limit)
             .with_for_update(of=HandoffMessage, skip_locked=True)

@@ -13,7 +13,7 @@ from bot.models import Brand, ChatIdentity, Customer, HolderIdentity, RightsHold
 
 # Rasa input channel names mapped to where the account lives. REST and socket.io are the
 # marketplace's web front, where the sender id is the customer id (authenticated upstream).
-_CHANNEL_KINDS = {"telegram": "telegram", "cleanbot_telegram": "telegram"}
+_CHANNEL_KINDS = {"telegram": "telegram", "cleanbot_telegram": "telegram", "kakao": "kakao"}
 
 
 def channel_kind(rasa_channel: Optional[str]) -> str:

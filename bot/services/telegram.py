@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Optional
 
-from sqlalchemy import delete, literal, or_, select, update
+from sqlalchemy import delete, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.clock import utcnow
 from bot.db import transaction
-from bot.models import ChatIdentity, Customer, Lease, TelegramCallbackKey, TelegramLinkToken, TelegramUpdate
+from bot.models import (ChatIdentity, Customer, Lease, TelegramCallbackKey, TelegramLinkToken, TelegramUpdate,
+                        VerificationAttempt)
 from bot.services import audit
 from bot.services.identity import get_or_create_identity
 from bot.settings import get_settings
@@ -197,15 +198,25 @@ class IssuedLinkToken:
 
 @dataclass(frozen=True)
 class LinkResult:
-    """status: linked | already_linked | invalid | expired | used | linked_elsewhere."""
+    """status: linked | already_linked | invalid | expired | used | linked_elsewhere | locked (Kakao codes)."""
 
     status: str
     customer_id: Optional[str] = None
     customer_name: Optional[str] = None
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+def _hash(token: str, channel: str = CHANNEL) -> str:
+    # Telegram tokens hash alone (rows from before Kakao); other channels' codes with their channel, so a
+    # 6-digit Kakao code can never be redeemed as, or collide with, another channel's token.
+    text = token if channel == CHANNEL else f"{channel}:{token}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+KAKAO = "kakao"
+CODE_DIGITS = 6
+# Wrong codes a Kakao account may send per window before it must wait (a 6-digit code is guessable).
+CODE_MAX_FAILURES = 5
+CODE_FAILURE_KIND = "kakao-link"  # verification_attempts.channel of a wrong link code
 
 
 def new_token() -> str:
@@ -213,28 +224,64 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def issue_link_token(customer_id: str, actor: str = "cli", ttl: Optional[timedelta] = None) -> IssuedLinkToken:
-    """A one-time token for `https://t.me/<bot>?start=<token>`; only its hash is stored."""
-    ttl = ttl or timedelta(minutes=get_settings().telegram_link_token_ttl_minutes)
-    token = new_token()
+def new_code() -> str:
+    return f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def issue_link_token(customer_id: str, actor: str = "cli", ttl: Optional[timedelta] = None,
+                     channel: str = CHANNEL) -> IssuedLinkToken:
+    """A one-time token: for Telegram `https://t.me/<bot>?start=<token>`, for KakaoTalk a 6-digit code sent as
+    "연동 123456". Only its hash is stored."""
+    settings = get_settings()
+    minutes = settings.kakao_link_code_ttl_minutes if channel == KAKAO else settings.telegram_link_token_ttl_minutes
+    ttl = ttl or timedelta(minutes=minutes)
     now = utcnow()
-    with transaction() as session:
-        customer = session.get(Customer, customer_id)
-        if customer is None:
-            raise UnknownCustomer(customer_id)
-        session.add(TelegramLinkToken(token_sha256=_hash(token), customer_id=customer_id, created_at=now,
-                                      expires_at=now + ttl))
-        audit.record(session, actor, "telegram.link_token_issued", customer_id, {"expires_at": (now + ttl).isoformat()})
-        return IssuedLinkToken(token, customer.id, customer.name, now + ttl)
+    for _attempt in range(20):
+        token = new_code() if channel == KAKAO else new_token()
+        with transaction() as session:
+            customer = session.get(Customer, customer_id)
+            if customer is None:
+                raise UnknownCustomer(customer_id)
+            digest = _hash(token, channel)
+            old = session.get(TelegramLinkToken, digest, with_for_update=True)
+            if old is not None:
+                if old.used_at is None and old.expires_at >= now:
+                    continue  # a live code has this number: draw another
+                session.delete(old)  # a spent code's number is free again (the audit log keeps its history)
+                session.flush()
+            session.add(TelegramLinkToken(token_sha256=digest, customer_id=customer_id, created_at=now,
+                                          expires_at=now + ttl, channel=channel))
+            audit.record(session, actor, f"{channel}.link_token_issued", customer_id,
+                         {"expires_at": (now + ttl).isoformat()})
+            return IssuedLinkToken(token, customer.id, customer.name, now + ttl)
+    raise RuntimeError("no free link code")
 
 
-def _redeem_in(session, token: str, telegram_user_id: str) -> LinkResult:
+def _code_locked(session, user_id: str, now: datetime) -> bool:
+    window = timedelta(minutes=get_settings().verify_window_minutes)
+    failures = session.execute(
+        select(func.count(VerificationAttempt.id)).where(
+            VerificationAttempt.channel == CODE_FAILURE_KIND, VerificationAttempt.external_id == user_id,
+            VerificationAttempt.at > now - window)
+    ).scalar_one()
+    return failures >= CODE_MAX_FAILURES
+
+
+def _redeem_in(session, token: str, telegram_user_id: str, channel: str = CHANNEL) -> LinkResult:
+    if channel == KAKAO:
+        if _code_locked(session, telegram_user_id, utcnow()):
+            return LinkResult("locked")
+        if not (len(token) == CODE_DIGITS and token.isascii() and token.isdigit()):
+            return LinkResult("invalid")
     if not token or len(token) > 64:
         return LinkResult("invalid")
     row = session.execute(
-        select(TelegramLinkToken).where(TelegramLinkToken.token_sha256 == _hash(token)).with_for_update()
+        select(TelegramLinkToken).where(TelegramLinkToken.token_sha256 == _hash(token, channel),
+                                        TelegramLinkToken.channel == channel).with_for_update()
     ).scalar_one_or_none()
     if row is None:
+        if channel == KAKAO:
+            session.add(VerificationAttempt(channel=CODE_FAILURE_KIND, external_id=telegram_user_id, at=utcnow()))
         return LinkResult("invalid")
     customer = session.get(Customer, row.customer_id)
     if row.used_at is not None:
@@ -245,30 +292,32 @@ def _redeem_in(session, token: str, telegram_user_id: str) -> LinkResult:
     if now > row.expires_at:
         return LinkResult("expired")
     identity = session.execute(
-        select(ChatIdentity).where(ChatIdentity.channel == CHANNEL, ChatIdentity.external_id == telegram_user_id)
+        select(ChatIdentity).where(ChatIdentity.channel == channel, ChatIdentity.external_id == telegram_user_id)
         .with_for_update()
     ).scalar_one_or_none()
     if identity is not None and identity.customer_id and identity.customer_id != row.customer_id:
-        # One Telegram account belongs to one customer; moving it is a person's decision.
+        # One chat account belongs to one customer; moving it is a person's decision.
         return LinkResult("linked_elsewhere")
     already = identity is not None and identity.customer_id == row.customer_id
     if identity is None:
-        identity = get_or_create_identity(session, CHANNEL, telegram_user_id)
+        identity = get_or_create_identity(session, channel, telegram_user_id)
     identity.customer_id = row.customer_id
     row.used_at, row.used_by = now, telegram_user_id
     session.flush()
-    audit.record(session, f"telegram:{telegram_user_id}", "telegram.linked", row.customer_id,
+    audit.record(session, f"{channel}:{telegram_user_id}", f"{channel}.linked", row.customer_id,
                  {"identity": identity.id, "again": already})
     return LinkResult("already_linked" if already else "linked", customer.id, customer.name)
 
 
-def redeem_link_token(token: str, telegram_user_id: int | str) -> LinkResult:
-    """Links the Telegram account to the token's customer, once; safe to call twice or concurrently."""
+def redeem_link_token(token: str, telegram_user_id: int | str, channel: str = CHANNEL) -> LinkResult:
+    """Links the chat account (a Telegram user id, a Kakao botUserKey) to the token's customer, once; safe to
+    call twice or concurrently. A Kakao account that sent CODE_MAX_FAILURES wrong codes within
+    CLEANBOT_VERIFY_WINDOW_MINUTES gets "locked" until the oldest of them leaves the window."""
     last_error: Optional[Exception] = None
     for _attempt in range(3):
         try:
             with transaction() as session:
-                return _redeem_in(session, token.strip(), str(telegram_user_id))
+                return _redeem_in(session, token.strip(), str(telegram_user_id), channel)
         except (IntegrityError, OperationalError) as error:  # a concurrent first message created the identity
             last_error = error
     raise RuntimeError("could not redeem the link token") from last_error
