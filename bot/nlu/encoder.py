@@ -183,10 +183,10 @@ def load_encoder(choice: Optional[EncoderChoice] = None) -> Encoder:
 
 
 def embeddings_cache_dir() -> Path:
-    """Where encoded texts are kept between processes: next to the trained-model cache."""
-    from bot.nlu.training import cache_dir
-
-    return cache_dir().parent / "embeddings"
+    """Where encoded texts are kept between processes: next to the trained-model cache (the same rule as
+    bot.nlu.training.cache_dir, which imports this module)."""
+    models = Path(os.environ.get("CLEANBOT_MODEL_CACHE", Path.home() / ".cache" / "cleanbot" / "models"))
+    return models.parent / "embeddings"
 
 
 def cached_query(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
