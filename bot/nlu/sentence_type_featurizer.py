@@ -154,6 +154,10 @@ class SentenceTypeFeaturizer(SparseFeaturizer, GraphComponent):
     def get_default_config() -> Dict[Text, Any]:
         return {**SparseFeaturizer.get_default_config()}
 
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        """No options of its own."""
+
     def __init__(self, config: Dict[Text, Any], name: Text, model_storage: ModelStorage, resource: Resource,
                  names: Optional[List[Text]] = None) -> None:
         super().__init__(name, {**self.get_default_config(), **config})
