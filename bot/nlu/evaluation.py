@@ -320,13 +320,13 @@ def format_nlu_report(r: dict) -> str:
 
 
 def evaluate_faq(heldout: Path = FAQ_HELDOUT, faq_file: Optional[Path] = None, use_encoder: bool = True,
-                 threshold: Optional[float] = None) -> dict:
+                 threshold: Optional[float] = None, encoder_name: Optional[str] = None) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from bot.nlu import faq
 
     pairs = load_faq_paraphrases(heldout)
-    index = faq.get_index(faq_file or faq.FAQ_FILE, use_encoder=use_encoder)
+    index = faq.get_index(faq_file or faq.FAQ_FILE, use_encoder=use_encoder, encoder_name=encoder_name)
     threshold = faq.DEFAULT_THRESHOLD if threshold is None else threshold
     times, predicted, confident = [], [], []
     index.search("환불 규정", threshold)  # warm-up
@@ -346,7 +346,7 @@ def evaluate_faq(heldout: Path = FAQ_HELDOUT, faq_file: Optional[Path] = None, u
     if use_encoder:
         from bot.nlu.encoder import resolve_encoder
 
-        choice = resolve_encoder()
+        choice = resolve_encoder(encoder_name)
         report["encoder"] = {"name": choice.name, "fallback": choice.is_fallback}
     else:
         report["encoder"] = None

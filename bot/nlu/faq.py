@@ -7,8 +7,9 @@ Three similarity signals are blended, each a cosine between the question and eve
 * morphemes: TF-IDF over Kiwi lemmas of content morphemes (nouns, verb/adjective stems, adverbs, Latin
   words, numbers) and their bigrams, plus concept tokens from a small synonym table (석 달 / 세 달 /
   3개월 / 90일 → one token; 돈 / 환불금 / 입금 → one token; 짝퉁 / 가짜 / 가품 → one token, ...);
-* the sentence encoder (bot.nlu.encoder): useful with a real Korean encoder; with the English fallback it
-  still adds a little, so it keeps a small weight.
+* the sentence encoder (bot.nlu.encoder, by default multilingual-e5-small): the question and the stored
+  phrasings are all questions, so both sides are e5 "query: " embeddings (e5's rule for symmetric
+  similarity). The phrasings' embeddings are cached on disk by content hash (encoder.cached_query).
 
 A topic's score is the best score over its phrasings, mixed with the score against the topic as a
 whole (all its phrasings together), so a topic with many varied phrasings is not beaten by one stray
@@ -167,7 +168,11 @@ class FaqIndex:
         # the topic as a whole: the normalised sum of its phrasings' vectors
         self._t_char = self._topic_matrix(self._q_char)
         self._t_morph = self._topic_matrix(self._q_morph)
-        self._q_emb = self._encode(questions) if encoder is not None else None
+        self._q_emb = None
+        if encoder is not None:
+            from bot.nlu.encoder import cached_query
+
+            self._q_emb = cached_query(encoder, questions)
         if self._q_emb is not None:
             t = np.zeros((len(entries), self._q_emb.shape[1]), dtype=np.float32)
             np.add.at(t, self._owner, self._q_emb)
@@ -182,10 +187,6 @@ class FaqIndex:
                                        shape=(n_topics, n_questions))
         return l2(membership @ matrix)
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        return np.asarray(self.encoder.encode(texts, batch_size=64, normalize_embeddings=True,
-                                              show_progress_bar=False))
-
     def signals(self, text: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """(per-phrasing cosine, per-topic cosine) of each signal."""
         text = normalize(text)
@@ -196,7 +197,7 @@ class FaqIndex:
             "morph": ((self._q_morph @ m.T).toarray().ravel(), (self._t_morph @ m.T).toarray().ravel()),
         }
         if self._q_emb is not None:
-            e = self._encode([text])[0]
+            e = self.encoder.query([text])[0]
             out["encoder"] = (self._q_emb @ e, self._t_emb @ e)
         return out
 
@@ -228,18 +229,19 @@ def _file_state(path: Path) -> tuple:
     return stat.st_mtime_ns, stat.st_size
 
 
-def get_index(path: Path = FAQ_FILE, use_encoder: bool = True) -> FaqIndex:
-    """The index for the file as it is now (rebuilt when the file changes)."""
-    key = f"{path}:{use_encoder}"
+def get_index(path: Path = FAQ_FILE, use_encoder: bool = True, encoder_name: Optional[str] = None) -> FaqIndex:
+    """The index for the file as it is now (rebuilt when the file changes). `encoder_name` overrides
+    CLEANBOT_ENCODER (for side-by-side evaluations)."""
+    key = f"{path}:{use_encoder}:{encoder_name}"
     state = _file_state(path)
     with _lock:
         cached = _cache.get(key)
         if cached is None or cached[0] != state:
             encoder = None
             if use_encoder:
-                from bot.nlu.encoder import load_encoder
+                from bot.nlu.encoder import load_encoder, resolve_encoder
 
-                encoder = load_encoder()
+                encoder = load_encoder(resolve_encoder(encoder_name))
             cached = _cache[key] = (state, FaqIndex(load_entries(path), encoder))
         return cached[1]
 

@@ -458,6 +458,21 @@ def _analyse(
 ) -> Tuple[List[Dict[Text, Any]], List[int]]:
     if not text:
         return [], []
+    original, text = text, text.translate(_HALF_WIDTH)
+    entities, attempts = _scan_all(text, brands, include_brands)
+    for entity in entities:  # one character for one: the offsets hold in the original text
+        entity["text"] = original[entity["start"]:entity["end"]]
+    return entities, attempts
+
+
+# Full-width forms (what a Korean IME gives in full-width mode: ８１８１－…, ＲＰＴ) read as their ASCII
+# letters and digits; the translation keeps every offset.
+_HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+def _scan_all(
+    text: Text, brands: Optional[BrandCatalogue], include_brands: bool
+) -> Tuple[List[Dict[Text, Any]], List[int]]:
     urls = find_urls(text)
     entities = _scan_report_numbers(text)
     entities += [

