@@ -11,7 +11,7 @@ from typing import Optional
 
 def build_parser() -> argparse.ArgumentParser:
     from bot import bench
-    from bot.cli import database, handoff, holders, marketplace, nlu, serving, telegram
+    from bot.cli import database, handoff, holders, marketplace, nlu, programme, review, serving, telegram
     from bot.cli.common import add
 
     parser = argparse.ArgumentParser(prog="cleanbot", description="클린봇 명령줄 도구")
@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     nlu.register(sub, add)  # eval nlu|faq, models fetch
     bench.register(sub, add)  # bench load, bench soak
     handoff.register(sub, add)  # handoff list|show|release
+    review.register(sub, add)  # review queue|screen (eval screening: with nlu's eval group)
+    programme.register(sub, add)  # programme report
     return parser
 
 
