@@ -8,9 +8,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.programme import ActionProgrammeSummary
-from bot.db import transaction
-from bot.models import Listing
-from bot.services import cases
+from tests.services.test_penalties import _take_down
 
 
 def _ask(sender: str) -> list[str]:
@@ -22,14 +20,6 @@ def _ask(sender: str) -> list[str]:
     dispatcher = CollectingDispatcher()
     assert asyncio.run(ActionProgrammeSummary().run(dispatcher, t, {})) == []
     return [m["text"] for m in dispatcher.messages]
-
-
-def _take_down(listing_id: str) -> None:
-    with transaction() as session:
-        case = cases.open_case(session, listing=session.get(Listing, listing_id), source="rights_holder",
-                               actor="test", note="t")
-        cases.transition(session, case, "under_review", "test")
-        cases.transition(session, case, "action_taken", "test", "가품 확인")
 
 
 def test_a_shopper_gets_the_public_summary(db_url):

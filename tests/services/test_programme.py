@@ -9,17 +9,10 @@ from sqlalchemy import select, text, update
 from bot.clock import utcnow
 from bot.db import transaction
 from bot.models import IppCase, Listing, Order, Refund, Report
-from bot.services import cases, programme, reports
+from bot.services import programme, reports
+from tests.services.test_penalties import _take_down
 
 NIKE = "1005006000123456"  # S-1003
-
-
-def _take_down(listing_id: str) -> None:
-    with transaction() as session:
-        listing = session.get(Listing, listing_id)
-        case = cases.open_case(session, listing=listing, source="rights_holder", actor="test", note="t")
-        cases.transition(session, case, "under_review", "test")
-        cases.transition(session, case, "action_taken", "test", "가품 확인")
 
 
 def _opened_hours_before_decision(listing_id: str, hours: int) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import select, text
 from bot.db import transaction
 from bot.models import IppCase, Listing, Order
 from bot.services import cases, reports, screening
+from tests.services.test_penalties import _take_down
 
 OBVIOUS_FAKE = "1005007000000001"  # "나이키 에어포스 1 '07 화이트 미러급", 23% of the price, a 12-day-old store
 COPIED_PHOTO = "1005007000000009"  # a Nike photo at 27% of the price, a 21-day-old store
@@ -84,11 +85,7 @@ def test_a_genuine_verdict_lowers_the_score(db_url):
 
 def test_the_photo_of_a_removed_listing_weighs_double(db_url):
     # 1005007000000009 shares its photo with two listings of other sellers; remove one of them as a fake.
-    with transaction() as session:
-        listing = session.get(Listing, "1005007000000014")
-        case = cases.open_case(session, listing=listing, source="shopper_report", actor="test", note="t")
-        cases.transition(session, case, "under_review", "test")
-        cases.transition(session, case, "action_taken", "test", "가품 확인")
+    _take_down("1005007000000014")
     assert [(s.name, s.points) for s in _assess(COPIED_PHOTO).signals][-1] == ("photo_of_removed", 30)
 
 
