@@ -28,3 +28,12 @@ def test_on_telegram_too_without_a_linked_account(telegram_stack):
     since = user.say("클린 프로젝트가 뭐예요?")
     answer = user.text(since, "클린 프로젝트는")
     assert answer == public_summary_ko(programme.compute())
+
+
+def test_asked_midway_through_a_report_then_back_to_it(chat_as):
+    chat = chat_as("shopper-4")
+    assert "어떤 주문을 신고하시겠어요" in chat.text("가품 받은 것 같아요")
+    answer = chat.text("근데 가품 얼마나 잡았어요?")
+    assert answer.startswith(public_summary_ko(programme.compute()))
+    assert "어떤 주문을 신고하시겠어요" in answer
+    assert "취소" in chat.text("그만할래요")
