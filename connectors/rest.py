@@ -112,9 +112,10 @@ class CleanBotRestInput(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("cleanbot_rest_webhook", __name__)
-        from connectors import photo_pruner
+        from connectors import photo_pruner, screener
 
         photo_pruner.attach(webhook)  # the decode workers and the orphan-photo prune live with the server
+        screener.attach(webhook)  # the risk screening, when CLEANBOT_SCREENING_INTERVAL_MINUTES is set
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
