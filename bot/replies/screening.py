@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 from bot.services.cases import STATE_KO
-
-SOURCE_KO = {"shopper_report": "구매자 신고", "rights_holder": "권리자 신고", "screening": "위험 탐지"}
+from bot.services.ipp import SOURCE_KO
 QUEUE_EMPTY_KO = "검토할 케이스가 없어요. 새 신고나 위험 탐지가 들어오면 여기에 보여요."
 
 

@@ -25,6 +25,8 @@ def test_screen_then_the_queue_by_risk(db_url):
         {"name": "title_terms", "points": 35, "reason": "제목에 '미러급'"}]
     text = cleanbot("review", "queue", "--limit", "1").stdout.splitlines()
     assert len(text) == 3 and text[0].startswith("1. [85점] IPP-") and text[0].endswith(" 접수 · 위험 탐지")
+    shown = cleanbot("cases", "show", queue[0]["case_number"])
+    assert shown.returncode == 0 and "출처 위험 탐지" in shown.stdout and "위험 점수 85점: Nike 기준가의 23%" in shown.stdout
 
 
 def test_eval_screening_prints_its_figures(db_url):
