@@ -169,3 +169,19 @@ def test_evaluation_on_the_labelled_demo_listings(db_url):
     assert (result.labelled, result.fakes, result.precision_at_10, result.recall_at_k) == (71, 23, 1.0, 0.783)
     assert (result.flagged, result.precision_at_threshold, result.recall_at_threshold) == (11, 1.0, 0.478)
     assert result.top[0] == (OBVIOUS_FAKE, 85, "fake")
+
+
+def test_the_brand_s_rights_holder_sees_a_screening_case_marked_as_such(db_url, monkeypatch):
+    from bot.models import Brand
+    from bot.replies.holder import case_line
+    from bot.services import ipp
+
+    monkeypatch.setenv("CLEANBOT_SCREENING_THRESHOLD", "80")
+    screening.screen()
+    with transaction() as session:
+        nike = session.execute(select(Brand.id).where(Brand.name == "Nike")).scalar_one()
+    page = ipp.list_visible_cases([nike])
+    lines = [case_line(case, n) for n, case in enumerate(page.items, 1)]
+    assert [line.split(" · ")[2:4] for line in lines] == [
+        ["나이키 에어포스 1 '07 화이트 레플리카예요 최저가", "위험 탐지"],
+        ["나이키 에어포스 1 '07 화이트 미러급", "위험 탐지"]]
