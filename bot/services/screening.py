@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Optional
 
-from sqlalchemy import bindparam, func, inspect, select, text
+from sqlalchemy import bindparam, func, inspect, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -317,11 +317,15 @@ class QueueItem:
 
 
 def review_queue(limit: Optional[int] = None) -> list[QueueItem]:
-    """Open cases (and the shopper reports on them) by risk, highest first; oldest first among equals."""
+    """Open cases, and decided ones with a refund still held for an agent, with the shopper reports on them,
+    by risk, highest first; oldest first among equals."""
     with transaction() as session:
+        held_refund = select(Report.case_id).outerjoin(Refund, Refund.report_id == Report.id) \
+            .where(Report.refund_status == "held", Refund.id.is_(None))
         rows = session.execute(
             select(IppCase, Listing, Brand.name).join(Listing, Listing.id == IppCase.listing_id)
-            .join(Brand, Brand.id == IppCase.brand_id).where(IppCase.state.in_(OPEN_CASE_STATES))
+            .join(Brand, Brand.id == IppCase.brand_id)
+            .where(or_(IppCase.state.in_(OPEN_CASE_STATES), IppCase.id.in_(held_refund)))
         ).all()
         case_ids = [case.id for case, _, _ in rows]
         pending = dict(session.execute(

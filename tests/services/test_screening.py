@@ -185,3 +185,16 @@ def test_the_brand_s_rights_holder_sees_a_screening_case_marked_as_such(db_url, 
     assert [line.split(" · ")[2:4] for line in lines] == [
         ["나이키 에어포스 1 '07 화이트 레플리카예요 최저가", "위험 탐지"],
         ["나이키 에어포스 1 '07 화이트 미러급", "위험 탐지"]]
+
+
+def test_a_decided_case_stays_in_the_queue_while_a_refund_on_it_is_held(db_url, monkeypatch):
+    monkeypatch.setenv("CLEANBOT_ABUSE_MAX_REFUNDS", "0")  # every claim is held for an agent
+    order = _delivered_order(NIKE_S1003)
+    outcome = reports.file_report(order.customer_id, order.number, "가짜 같아요")
+    assert outcome.status == "held"
+    reports.review_report(outcome.report_number, confirm_fake=True, note="가품 확인", actor="test")
+    queue = screening.review_queue()
+    assert [(i.listing_id, i.state, i.pending_reports, i.held_refunds) for i in queue] == [
+        (NIKE_S1003, "action_taken", 0, 1)]
+    reports.decide_held_refund(outcome.report_number, approve=True, actor="agent")
+    assert screening.review_queue() == []
