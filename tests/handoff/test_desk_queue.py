@@ -7,7 +7,7 @@ import re
 from bot.replies.screening import QUEUE_EMPTY_KO
 from bot.replies import takeover as words
 from bot.services import screening
-from tests.security.conftest import AGENT_CHAT, MEMBER, desk_channel  # noqa: F401  (fixture)
+from tests.security.conftest import MEMBER, OUTSIDER, desk_channel  # noqa: F401  (fixture)
 from tests.security.test_agent_roles import _say
 from tests.connectors.conftest import channel, fake_api  # noqa: F401  (fixtures)
 
@@ -27,6 +27,6 @@ def test_queue_shows_the_ten_riskiest_open_cases_with_their_reasons(desk_channel
     assert lines[-1] == "나머지 1건은 cleanbot review queue로 볼 수 있어요."
 
 
-def test_queue_is_for_agents_only(desk_channel, fake_api):
-    fake_api.members[4242] = "left"
-    assert _say(desk_channel, 4242, "/queue") == words.NOT_AN_AGENT_KO
+def test_queue_is_for_agents_only(desk_channel):
+    assert screening.screen().opened
+    assert _say(desk_channel, OUTSIDER, "/queue") == words.NOT_AN_AGENT_KO
