@@ -23,7 +23,7 @@ from bot.settings import get_settings
 INTERRUPTIONS = {
     "ask_faq", "check_report_status", "list_orders", "stop", "request_human", "complain", "greet",
     "goodbye", "thanks", "bot_challenge", "out_of_scope", "check_case_status", "list_cases", "brand_stats",
-    "register_brand_owner", "open_ipp_case", "check_seller", "claim_recall",
+    "register_brand_owner", "open_ipp_case", "check_seller", "claim_recall", "ask_programme",
 }
 NO_PHOTO = re.compile(r"(없어|없음|없습니다|없다|없네|없는데|안\s*찍|노노|ㄴㄴ|스킵|skip|건너|패스|no\b|넘어가|안\s*보낼|다\s*보냈|그게\s*다|끝)", re.I)
 MAX_DESCRIPTION = 2000

@@ -26,6 +26,7 @@ from bot.models import (
 from bot.settings import PROJECT_ROOT
 
 DEMO_FILE = PROJECT_ROOT / "bot" / "fixtures" / "demo.yml"
+SCREENING_FILE = PROJECT_ROOT / "bot" / "fixtures" / "screening.yml"
 
 
 def load_catalogue(session) -> dict[str, Brand]:
@@ -130,4 +131,35 @@ def load(path: Path = DEMO_FILE) -> dict[str, int]:
                                              holder_name=row["holder_name"], created_at=now,
                                              expires_at=now + timedelta(days=row["expires_in_days"])))
                 added["invites"] += 1
+        added["screening_listings"] = _load_screening(session, brands, now)
+    return added
+
+
+def _load_screening(session, brands: dict[str, Brand], now, path: Path = SCREENING_FILE) -> int:
+    """The screening set (bot/fixtures/screening.yml): store ages and reference prices for the demo.yml rows,
+    more sellers and listings (genuine and fake) with their photo hashes and truth. Fills only what is
+    missing, so loading twice changes nothing; returns how many listings it added."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    for seller_id, days in data["seller_ages"].items():
+        seller = session.get(Seller, seller_id)
+        if seller is not None and seller.created_at is None:
+            seller.created_at = now - timedelta(days=days)
+    for listing_id, price in data["reference_prices"].items():
+        listing = session.get(Listing, str(listing_id))
+        if listing is not None and listing.reference_price_krw is None:
+            listing.reference_price_krw = price
+            listing.truth_label = "genuine"
+    for row in data["sellers"]:
+        if session.get(Seller, row["id"]) is None:
+            session.add(Seller(id=row["id"], name=row["name"], status="active",
+                               created_at=now - timedelta(days=row["opened_days_ago"])))
+    session.flush()
+    added = 0
+    for row in data["listings"]:
+        if session.get(Listing, row["id"]) is None:
+            session.add(Listing(id=row["id"], seller_id=row["seller"], brand_id=brands[row["brand"]].id,
+                                title=row["title"], price_krw=row["price_krw"], status="active",
+                                reference_price_krw=row["reference_price_krw"], photo_phash=row["photo_phash"],
+                                truth_label=row["truth"]))
+            added += 1
     return added

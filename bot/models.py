@@ -39,12 +39,15 @@ CASE_STATES = (
     "closed",
 )
 INFRINGEMENT_TYPES = ("counterfeit", "trademark", "copyright", "design")
-# Who opened a case: a shopper's report, a rights holder's notice, or a third party's test buy.
-CASE_SOURCES = ("shopper_report", "rights_holder", "inspection")
+# Who opened a case: a shopper's report, a rights holder's notice, a third party's test buy, or the risk
+# screening (for the team to review; screening never removes anything by itself).
+CASE_SOURCES = ("shopper_report", "rights_holder", "inspection", "screening")
 # A seller's verification: none, business registration checked, or authorised by a brand (per brand,
 # in seller_brand_authorisations; the level says the seller holds at least one such authorisation).
 VERIFICATION_LEVELS = ("unverified", "business_verified", "authorised_reseller")
 INSPECTION_RESULTS = ("fake", "genuine", "inconclusive")
+# The truth of a demo listing, for `cleanbot eval screening` only (never read by the screening itself).
+TRUTH_LABELS = ("fake", "genuine")
 
 
 def _in(column: str, values) -> str:
@@ -118,6 +121,8 @@ class Seller(Base):
     frozen_until = Column(DateTime)
     verification_level = Column(String(20), nullable=False, default="unverified", server_default="unverified")
     verified_at = Column(DateTime)
+    # When the store opened on the marketplace (NULL: unknown, from before 0009): a young store is a risk signal.
+    created_at = Column(DateTime)
     __table_args__ = (
         CheckConstraint("status IN ('active', 'frozen', 'closed')", name="ck_seller_status"),
         CheckConstraint(_in("verification_level", VERIFICATION_LEVELS), name="ck_seller_verification_level"),
@@ -162,11 +167,20 @@ class Listing(Base):
     price_krw = Column(Integer, nullable=False)
     status = Column(String(20), nullable=False, default="active")
     removed_at = Column(DateTime)
+    # The brand's own price for the product (its rights holder's list price), to compare the listing's price with.
+    reference_price_krw = Column(Integer)
+    # The 64-bit perceptual hash (hex, as photos.phash) of the listing's main photo.
+    photo_phash = Column(String(16), index=True)
+    # Demo and evaluation only: what the listing really is (bot/fixtures/screening.yml).
+    truth_label = Column(String(10))
     seller = relationship("Seller")
     brand = relationship("Brand")
     __table_args__ = (
         CheckConstraint("status IN ('active', 'removed')", name="ck_listing_status"),
         CheckConstraint("id LIKE '1005%'", name="ck_listing_id"),
+        CheckConstraint("reference_price_krw IS NULL OR reference_price_krw > 0", name="ck_listing_reference_price"),
+        CheckConstraint("photo_phash IS NULL OR length(photo_phash) = 16", name="ck_listing_photo_phash"),
+        CheckConstraint("truth_label IS NULL OR " + _in("truth_label", TRUTH_LABELS), name="ck_listing_truth_label"),
     )
 
 
@@ -210,7 +224,7 @@ class IppCase(Base):
     listing_id = Column(String(16), ForeignKey("listings.id"), nullable=False)
     brand_id = Column(Integer, ForeignKey("brands.id"), nullable=False)
     state = Column(String(20), nullable=False)
-    source = Column(String(20), nullable=False)  # CASE_SOURCES
+    source = Column(String(20), nullable=False)  # CASE_SOURCES: who opened it
     rights_holder_id = Column(Integer, ForeignKey("rights_holders.id"))
     infringement_type = Column(String(20))
     trademark_number = Column(String(20))

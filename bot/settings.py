@@ -90,6 +90,11 @@ class Settings:
     verify_lock_minutes: int = field(default_factory=lambda: _env_int("CLEANBOT_VERIFY_LOCK_MINUTES", 60))
     ipp_review_days: int = field(default_factory=lambda: _env_int("CLEANBOT_IPP_REVIEW_DAYS", 3))
     cases_page_size: int = field(default_factory=lambda: _env_int("CLEANBOT_CASES_PAGE_SIZE", 5))
+    # Risk score (0-100, bot/services/screening.py) at or above which a listing gets a case for the team.
+    screening_threshold: int = field(default_factory=lambda: _env_int("CLEANBOT_SCREENING_THRESHOLD", 50))
+    # Minutes between screenings inside the Rasa server (connectors/housekeeping.py); 0: never (use cron).
+    screening_interval_minutes: float = field(
+        default_factory=lambda: float(_env("CLEANBOT_SCREENING_INTERVAL_MINUTES", "0")))
     stats_default_days: int = field(default_factory=lambda: _env_int("CLEANBOT_STATS_DEFAULT_DAYS", 30))
     chart_dir: Path = field(
         default_factory=lambda: Path(_env("CLEANBOT_CHART_DIR", str(PROJECT_ROOT / "var" / "charts")))

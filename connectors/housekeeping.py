@@ -4,7 +4,9 @@
   every ``photo_prune_interval_minutes``;
 - the end of lapsed store freezes (`cleanbot sellers lift-freezes`) every
   ``freeze_sweep_interval_minutes``, so a freeze is written down as over (and audited) when it ends,
-  not only when something next reads the seller.
+  not only when something next reads the seller;
+- the risk screening (`cleanbot review screen`) every ``screening_interval_minutes`` (off by default:
+  run the command from cron instead). It only opens cases for the team, never removes a listing.
 
 0 or less turns a job off. A channel calls :func:`attach` with its blueprint; attaching from several
 blueprints is harmless: the Sanic app runs one loop per job. A failing round is logged and tried
@@ -40,11 +42,19 @@ async def freeze_round() -> None:
         logger.info("store freezes ended: %s", ", ".join(lifted))
 
 
+async def screening_round() -> None:
+    """One risk screening: cases opened for the team above the threshold, each once."""
+    from bot.services import screening
+
+    await asyncio.to_thread(screening.screen)
+
+
 def _jobs() -> dict[str, tuple[Callable[[], Awaitable[None]], float]]:
     settings = get_settings()
     return {
         "photo-prune": (prune_round, settings.photo_prune_interval_minutes),
         "freeze-sweep": (freeze_round, settings.freeze_sweep_interval_minutes),
+        "screening": (screening_round, settings.screening_interval_minutes),
     }
 
 

@@ -46,7 +46,7 @@ from connectors.telegram_out import CleanBotTelegramOutput, not_modified, refuse
 logger = logging.getLogger(__name__)
 
 MEMBER_STATUSES = {"creator", "owner", "administrator", "member"}
-AGENT_COMMANDS = {"claim", "done", "note", "refund", "case", "help"}
+AGENT_COMMANDS = {"claim", "done", "note", "refund", "case", "help", "queue"}
 SUPERVISOR_COMMANDS = {"refund", "case"}  # money and case states (a strike; the third closes a store)
 REFUSED_ACTION = "telegram.command_refused"
 SUPERVISOR_ONLY_KO = {
@@ -59,6 +59,7 @@ ROW_REFUSED_KO = "⚠️ 텔레그램이 받지 않는 메시지가 있어서 �
 SWEEP_LEASE = "telegram-desk-sweep"
 IDLE_LEASE = "handoff-idle"
 WORK_CLAIM_SECONDS = 30.0
+QUEUE_TOP = 10  # /queue shows this many; `cleanbot review queue` shows all
 _RPT = re.compile(r"^RPT-\d{4}-\d{6}$", re.I)
 _IPP = re.compile(r"^IPP-\d{4}-\d{6}$", re.I)
 
@@ -500,6 +501,8 @@ class AgentDesk:
             await self._case(thread, user, args)
         elif command == "help":
             await self.reply(thread, words.COMMANDS_KO)
+        elif command == "queue":
+            await self._queue(thread)
         elif command is not None and command not in AGENT_COMMANDS:
             await self.reply(thread, words.UNKNOWN_COMMAND_KO)
         else:
@@ -613,6 +616,14 @@ class AgentDesk:
             await self.reply(thread, error.message_ko)
             return
         await self.reply(thread, words.refund_done_ko(report, approve, reason))
+
+    async def _queue(self, thread: Optional[int]) -> None:
+        """The review queue's first ten by risk, with the reasons (bot/services/screening.py)."""
+        from bot.replies.screening import desk_queue_ko
+        from bot.services import screening
+
+        items = await asyncio.to_thread(screening.review_queue)
+        await self.reply(thread, desk_queue_ko(items[:QUEUE_TOP], len(items)))
 
     async def _case(self, thread: Optional[int], user: User, args: str) -> None:
         from bot.services import ipp

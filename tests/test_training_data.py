@@ -24,6 +24,7 @@ CONTRACT_INTENTS = [
     "greet", "goodbye", "affirm", "deny", "thanks", "bot_challenge", "report_counterfeit", "request_refund",
     "check_report_status", "inform", "list_orders", "register_brand_owner", "open_ipp_case", "check_case_status",
     "list_cases", "brand_stats", "request_human", "complain", "ask_faq", "out_of_scope", "stop",
+    "ask_programme",
 ]
 MIN_EXAMPLES = 60
 MIN_EXAMPLES_MAIN = 120

@@ -11,7 +11,8 @@ from typing import Optional
 
 def build_parser() -> argparse.ArgumentParser:
     from bot import bench
-    from bot.cli import database, handoff, holders, inspections, kakao, marketplace, nlu, recalls, serving, telegram
+    from bot.cli import (database, handoff, holders, inspections, kakao, marketplace, nlu, programme, recalls,
+                         review, serving, telegram)
     from bot.cli.common import add
 
     parser = argparse.ArgumentParser(prog="cleanbot", description="클린봇 명령줄 도구")
@@ -28,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     handoff.register(sub, add)  # handoff list|show|release
     recalls.register(sub, add)  # recalls list
     inspections.register(sub, add)  # inspections add|list|plan
+    review.register(sub, add)  # review queue|screen (eval screening: with nlu's eval group)
+    programme.register(sub, add)  # programme report
     return parser
 
 

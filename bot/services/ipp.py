@@ -48,7 +48,7 @@ INFRINGEMENT_KO = {
     "copyright": "저작권 침해",
     "design": "디자인권 침해",
 }
-SOURCE_KO = {"shopper_report": "구매자 신고", "rights_holder": "권리자 신고"}
+SOURCE_KO = {"shopper_report": "구매자 신고", "rights_holder": "권리자 신고", "screening": "위험 탐지"}
 MAX_DESCRIPTION = 2000
 
 # Keywords in the order they are tried: the more specific rights first, "fake" last.

@@ -1,9 +1,11 @@
-"""The server's housekeeping loops: a lapsed store freeze is written down as over without anyone asking."""
+"""The server's housekeeping loops: a lapsed store freeze is written down as over without anyone asking; the
+risk screening is off by default and, when on, opens the team's cases once however often it runs."""
 import asyncio
 from datetime import timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
 
 class _Blueprint:
@@ -62,9 +64,46 @@ def test_the_server_ends_a_lapsed_freeze_and_audits_it_once(db_url, move_clock, 
     assert audits == ["housekeeping"]
 
 
-def test_a_zero_interval_turns_a_job_off(monkeypatch):
+def _started_jobs() -> list[str]:
     from connectors import housekeeping
 
+    return [name for name, (_, every) in housekeeping._jobs().items() if every > 0]
+
+
+def test_the_screening_is_off_by_default_and_a_zero_interval_turns_a_job_off(monkeypatch):
+    monkeypatch.delenv("CLEANBOT_SCREENING_INTERVAL_MINUTES", raising=False)
+    monkeypatch.delenv("CLEANBOT_FREEZE_SWEEP_INTERVAL_MINUTES", raising=False)
+    assert _started_jobs() == ["photo-prune", "freeze-sweep"]
     monkeypatch.setenv("CLEANBOT_FREEZE_SWEEP_INTERVAL_MINUTES", "0")
-    monkeypatch.setenv("CLEANBOT_PHOTO_PRUNE_INTERVAL_MINUTES", "60")
-    assert [name for name, (_, every) in housekeeping._jobs().items() if every > 0] == ["photo-prune"]
+    assert _started_jobs() == ["photo-prune"]
+
+
+@pytest.fixture
+def only_the_screening(monkeypatch):
+    from bot.services import photos
+
+    monkeypatch.setenv("CLEANBOT_SCREENING_INTERVAL_MINUTES", str(0.02 / 60))  # every 20 ms
+    monkeypatch.setenv("CLEANBOT_PHOTO_PRUNE_INTERVAL_MINUTES", "0")
+    monkeypatch.setenv("CLEANBOT_FREEZE_SWEEP_INTERVAL_MINUTES", "0")
+    monkeypatch.setattr(photos, "warm_decode_pool", lambda: None)
+    monkeypatch.setattr(photos, "shutdown_decode_pool", lambda wait: None)
+
+
+def test_when_on_the_screening_runs_repeatedly_and_opens_each_case_once(db_url, monkeypatch, only_the_screening):
+    from bot.db import transaction
+    from bot.models import IppCase
+    from bot.services import screening
+    from connectors import housekeeping
+
+    rounds = []
+    real = screening.screen
+    monkeypatch.setattr(screening, "screen", lambda: rounds.append(real()))
+    blueprint = _Blueprint()
+    housekeeping.attach(blueprint)
+    housekeeping.attach(blueprint)  # attached from two channels: still one loop
+    _serve_until(blueprint, lambda: len(rounds) >= 3)
+    assert len(rounds) >= 3
+    assert len(rounds[0].opened) == 11 and all(r.opened == () for r in rounds[1:])
+    with transaction() as session:
+        opened = session.execute(select(func.count(IppCase.id)).where(IppCase.source == "screening")).scalar_one()
+    assert opened == 11

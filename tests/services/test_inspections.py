@@ -17,6 +17,9 @@ from bot.services import identity, inspections, ipp, reports
 AF1 = "1005006000123456"  # Nike, S-1003; delivered to shopper-1 and shopper-5 five days ago
 DUNK = "1005006000131375"  # Nike, S-1001
 CHANEL_CARD = "1005006000163051"
+GM_SUNGLASSES = "1005006000202646"  # Gentle Monster's two listings, neither with a risk signal in the demo
+GM_GLASSES = "1005006000210565"
+OBVIOUS_FAKE = "1005007000000001"  # the screening demo's clearest fake (tests/services/test_screening.py)
 
 
 def _brand_id(name: str) -> int:
@@ -122,24 +125,29 @@ def test_the_plan_is_seeded_weighted_and_skips_recent_inspections(db_url, orders
     first = inspections.plan(5, seed=7)
     assert [p.listing_id for p in first] == [p.listing_id for p in inspections.plan(5, seed=7)]
     assert len({p.listing_id for p in first}) == 5
-    nike = inspections.plan(10, brand="나이키", seed=1)
-    assert sorted(p.listing_id for p in nike) == [AF1, DUNK]  # only Nike's two listings
-    # A listing with an open report weighs 3 (base 1, its open case, its report) and is drawn more often.
-    order = next(o for o in orders_by_customer["shopper-1"] if o["listing"] == AF1)
-    reports.file_report("shopper-1", order["number"], "가짜")
-    assert {p.listing_id: p.weight for p in inspections.plan(2, brand="Nike", seed=1)} == {AF1: 3.0, DUNK: 1.0}
-    firsts = Counter(inspections.plan(1, brand="Nike", seed=seed)[0].listing_id for seed in range(400))
-    assert 0.65 < firsts[AF1] / 400 < 0.85  # 3 / (3 + 1) = 0.75
-    inspections.add(DUNK, "genuine", "브랜드검사랩")
-    assert [p.listing_id for p in inspections.plan(5, brand="Nike", seed=3)] == [AF1]
+    gentle_monster = inspections.plan(10, brand="젠틀몬스터", seed=1)
+    assert sorted(p.listing_id for p in gentle_monster) == [GM_SUNGLASSES, GM_GLASSES]  # only the brand's two
+    # A pending shopper report adds 15 to the risk score: the listing weighs 1 + 15 and is drawn more often.
+    order = next(o for o in orders_by_customer["shopper-3"] if o["listing"] == GM_SUNGLASSES)
+    assert reports.file_report("shopper-3", order["number"], "가짜").status == "granted"
+    assert {p.listing_id: p.weight for p in inspections.plan(2, brand="Gentle Monster", seed=1)} == {
+        GM_SUNGLASSES: 16.0, GM_GLASSES: 1.0}
+    firsts = Counter(inspections.plan(1, brand="Gentle Monster", seed=seed)[0].listing_id for seed in range(400))
+    assert 0.88 < firsts[GM_SUNGLASSES] / 400 < 0.99  # 16 / (16 + 1) = 0.94
+    inspections.add(GM_GLASSES, "genuine", "브랜드검사랩")
+    assert [p.listing_id for p in inspections.plan(5, brand="Gentle Monster", seed=3)] == [GM_SUNGLASSES]
     move_clock(timedelta(days=31))
-    assert sorted(p.listing_id for p in inspections.plan(5, brand="Nike", seed=3)) == [AF1, DUNK]
+    assert sorted(p.listing_id for p in inspections.plan(5, brand="Gentle Monster", seed=3)) == [
+        GM_SUNGLASSES, GM_GLASSES]
 
 
-def test_the_weights_function(db_url, orders_by_customer):
+def test_the_weights_are_one_plus_the_risk_score(db_url, orders_by_customer):
     order = next(o for o in orders_by_customer["shopper-1"] if o["listing"] == AF1)
     reports.file_report("shopper-1", order["number"], "가짜")
     other = next(o for o in orders_by_customer["shopper-5"] if o["listing"] == AF1)
     reports.file_report("shopper-5", other["number"], "가짜")
     with transaction() as session:
-        assert inspections.listing_risk_weights(session, [AF1, DUNK]) == {AF1: 4.0, DUNK: 1.0}
+        # AF1: two pending reports (+30) at Nike's authorised reseller (-20); the demo's most obvious fake
+        # (a 'mirror-grade' title at 23% of Nike's price, a 12-day-old store) scores 85.
+        assert inspections.listing_risk_weights(session, [AF1, DUNK, OBVIOUS_FAKE]) == {
+            AF1: 11.0, DUNK: 1.0, OBVIOUS_FAKE: 86.0}
