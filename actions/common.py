@@ -6,6 +6,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.replies import first_contact
 from bot.replies import shopper as replies
 from bot.services import identity
 
@@ -18,7 +19,13 @@ def require_customer(tracker: Tracker, dispatcher: CollectingDispatcher) -> iden
     """The shopper behind the chat, or None after telling them how to link their account."""
     person = who(tracker)
     if person.customer_id is None:
-        dispatcher.utter_message(text=replies.NOT_A_CUSTOMER[person.channel])
+        if first_contact.brand_speaking((tracker.latest_message or {}).get("text") or ""):
+            # A brand manager not verified yet: verification, not a shopper's login.
+            dispatcher.utter_message(text=first_contact.BRAND_NOT_VERIFIED,
+                                     buttons=first_contact.BRAND_NOT_VERIFIED_BUTTONS)
+        else:
+            dispatcher.utter_message(text=replies.NOT_A_CUSTOMER[person.channel],
+                                     buttons=first_contact.BRAND_NOT_VERIFIED_BUTTONS[:1])
         return None
     return person
 

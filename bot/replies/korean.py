@@ -252,6 +252,20 @@ def korean_date(d: date | datetime) -> str:
     return f"{d.year}년 {d.month}월 {d.day}일"
 
 
+WEEKDAYS_KO = "월화수목금토일"
+
+
+def day_ko(d: date | datetime, today: date | None = None) -> str:
+    """The date as Korean apps write it: ``"12월 7일(월)"``; with the year when it is not this year's
+    (``"2025년 12월 7일(일)"``). Aware datetimes are shown in the bot's time zone."""
+    if isinstance(d, datetime):
+        d = _local(d).date()
+    if today is None:
+        today = datetime.now(ZoneInfo(get_settings().timezone)).date()
+    year = f"{d.year}년 " if d.year != today.year else ""
+    return f"{year}{d.month}월 {d.day}일({WEEKDAYS_KO[d.weekday()]})"
+
+
 def korean_datetime(dt: datetime | date) -> str:
     """``datetime(2026, 11, 28, 15, 5)`` → ``"2026년 11월 28일 오후 3시 5분"``.
 
@@ -270,6 +284,7 @@ def korean_datetime(dt: datetime | date) -> str:
 
 
 __all__ = [
+    "day_ko",
     "final_sound",
     "has_batchim",
     "josa",

@@ -62,7 +62,11 @@ def test_the_first_fallback_apologises_and_the_second_hands_over(db_url, monkeyp
 def test_without_an_agents_group_the_bot_says_so_and_carries_on(db_url, monkeypatch):
     monkeypatch.delenv("TELEGRAM_AGENT_CHAT_ID", raising=False)
     events, dispatcher = run(ActionHandoff(), tracker("shopper-2", [user("request_human")]))
-    assert events == [] and "지금은 상담원을 연결할 수 없어요" in dispatcher.messages[0]["text"]
+    assert events == [] and dispatcher.messages[0]["text"].startswith(
+        "지금은 상담원 연결을 운영하지 않아서 사람과 바로 이어 드릴 수 없어요.")
+    # No person promised: the bot's own tasks as buttons, none of them a person.
+    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == [
+        "/report_counterfeit", "/list_orders", "/check_report_status", "환불 규정 알려줘"]
     assert handoff.open_for("web", "shopper-2") is None
 
 

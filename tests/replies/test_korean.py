@@ -215,3 +215,12 @@ def test_korean_datetime(dt, expected: str) -> None:
 def test_timezone_comes_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLEANBOT_TIMEZONE", "UTC")
     assert korean_datetime(datetime(2026, 11, 28, 20, 0, tzinfo=timezone.utc)) == "2026년 11월 28일 오후 8시"
+
+
+def test_day_ko_has_the_weekday_and_the_year_only_when_not_this_year() -> None:
+    from bot.replies.korean import day_ko
+
+    assert day_ko(date(2026, 12, 7), today=date(2026, 12, 2)) == "12월 7일(월)"
+    assert day_ko(date(2025, 12, 7), today=date(2026, 1, 2)) == "2025년 12월 7일(일)"
+    # Stored times are UTC: 20:00 UTC on Sunday is Monday in Seoul.
+    assert day_ko(datetime(2026, 12, 6, 20, 0, tzinfo=timezone.utc), today=date(2026, 12, 2)) == "12월 7일(월)"
