@@ -440,6 +440,11 @@ class ActionCaseStatus(Action):
                 dispatcher.utter_message(text=say.case_not_found(number))
                 return []
         else:
+            guess = ipp.guess_case_number(_text(tracker))
+            if guess:
+                # "IPP 2026 1": ask, with the answer one tap away.
+                dispatcher.utter_message(text=say.case_guess(guess), buttons=say.case_guess_buttons(guess))
+                return []
             if _mentions_a_case_number_badly(_text(tracker)):
                 dispatcher.utter_message(text="케이스 번호는 IPP-2026-000123처럼 IPP-연도-여섯 자리 숫자예요. "
                                               "번호를 확인해서 다시 보내 주세요.")

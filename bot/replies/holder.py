@@ -68,6 +68,15 @@ def case_not_found(number: str) -> str:
     )
 
 
+def case_guess(number: str) -> str:
+    return f"{number} 케이스 말씀이신가요?"
+
+
+def case_guess_buttons(number: str) -> list[dict]:
+    return [{"title": "네, 맞아요", "payload": f'/check_case_status{{"case_number":"{number}"}}'},
+            {"title": "아니요, 목록 볼게요", "payload": "/list_cases"}]
+
+
 def _when(moment: datetime) -> str:
     return korean_datetime(to_local(moment))
 

@@ -139,3 +139,12 @@ def test_brand_stats_text_and_image(db_url, tmp_path, monkeypatch):
     assert message["image"].startswith("http://localhost:5005/webhooks/rest/charts/stats-")
     assert len(list(tmp_path.glob("stats-*.png"))) == 1
     assert holders.is_verification_code("K7QP3MXZ")
+
+
+def test_a_loosely_written_case_number_is_asked_back_with_one_tap_answers(db_url):
+    dispatcher = CollectingDispatcher()
+    events = run(ActionCaseStatus().run(dispatcher, tracker("brand-nike", "IPP 2026 1 어떻게 됐어요", "check_case_status"), {}))
+    assert events == []
+    assert dispatcher.messages[0]["text"] == "IPP-2026-000001 케이스 말씀이신가요?"
+    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == [
+        '/check_case_status{"case_number":"IPP-2026-000001"}', "/list_cases"]
