@@ -109,6 +109,12 @@ _LATIN_EXCEPTIONS = {
 _LATIN_VOWELS = set("aeiou")
 _TRAILING_NUMBER = re.compile(r"[0-9][0-9,]*(?:\.[0-9]+)?$")
 _TRAILING_LATIN = re.compile(r"[A-Za-z]+$")
+# Units after a number are read as words: 90ml 밀리리터는, 500g 그램은, 30cm 센티미터는.
+_UNIT_FINAL = {
+    "ml": VOWEL, "l": VOWEL, "mm": VOWEL, "cm": VOWEL, "m": VOWEL, "km": VOWEL, "oz": VOWEL, "w": VOWEL,
+    "mah": VOWEL, "gb": VOWEL, "tb": VOWEL, "mb": VOWEL, "g": CONSONANT, "kg": CONSONANT, "mg": CONSONANT,
+}
+_TRAILING_UNIT = re.compile(r"[0-9]\s?(" + "|".join(sorted(_UNIT_FINAL, key=len, reverse=True)) + r")$", re.I)
 
 
 def _latin_final(word: str) -> str:
@@ -187,6 +193,9 @@ def final_sound(word: str) -> str | None:
             return CONSONANT  # 영
         zeros = len(digits) - len(stripped)
         return _DIGIT_FINAL[digits[-1]] if zeros == 0 else _unit_final(zeros)
+    unit = _TRAILING_UNIT.search(text)
+    if unit:
+        return _UNIT_FINAL[unit.group(1).lower()]
     latin = _TRAILING_LATIN.search(text)
     if latin:
         return _latin_final(latin.group(0))
