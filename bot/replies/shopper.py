@@ -87,7 +87,7 @@ def report_outcome(outcome: ReportOutcome) -> str:
     if outcome.status == "granted":
         return (
             f"신고가 접수되었어요. 신고번호는 {josa(outcome.report_number, '이에요/예요')}.\n"
-            f"100% 환불 보장에 따라 {won(outcome.amount_krw)} 환불을 처리했어요. "
+            f"100% 환불 보장에 따라 {won(outcome.amount_krw)}을 환불해 드렸어요. "
             f"결제하신 수단으로 {money_expected_by(outcome.refunded_at)}까지 들어와요.\n"
             "상품은 검토가 끝날 때까지 보관해 주세요. 브랜드 보호팀이 판매자를 조사하고 결과를 알려 드릴게요."
         )
@@ -134,7 +134,7 @@ def confirm_order(order: OrderView) -> str:
 
 
 YES_NO_BUTTONS = [{"title": "네, 맞아요", "payload": "/affirm"}, {"title": "아니요", "payload": "/deny"}]
-ASK_ORDER = "어떤 주문을 신고하시겠어요?\n목록 번호(예: 2번)나 상품 이름(예: 에어포스)으로 말씀해 주셔도 돼요."
+ASK_ORDER = "어떤 주문을 신고하시겠어요?\n아래에서 고르시거나 목록 번호(예: 2번), 상품 이름(예: 에어포스), 주문번호로 말씀해 주세요."
 ASK_ORDER_NO_LIST = "어떤 주문을 신고하시겠어요?\n상품 이름(예: 에어포스)이나 16자리 주문번호로 말씀해 주세요."
 ORDER_NOT_THAT = "알겠어요. 아래 목록에서 골라 주세요."
 NOT_UNDERSTOOD_ORDER = "어떤 주문인지 찾지 못했어요. 상품 이름(예: 에어포스)이나 목록 번호(예: 2번)로 말씀해 주세요."

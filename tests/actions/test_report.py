@@ -91,7 +91,7 @@ def test_submit_files_the_report_and_resets_the_form(db_url, orders_by_customer)
     t = tracker("shopper-3", "네", "affirm", slots={"order_number": order["number"], "problem_description": "로고",
                                                     "photos_done": True, "report_confirmed": True})
     events = run(ActionSubmitReport().run(dispatcher, t, {}))
-    assert "환불을 처리했어요. 결제하신 수단으로 " in dispatcher.messages[0]["text"]
+    assert "을 환불해 드렸어요. 결제하신 수단으로 " in dispatcher.messages[0]["text"]
     assert "3~5일" not in dispatcher.messages[0]["text"]
     assert {"event": "slot", "timestamp": None, "name": "order_number", "value": None} in events
     assert len(reports.list_reports(customer_id="shopper-3")) == 1
