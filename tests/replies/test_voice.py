@@ -11,24 +11,13 @@ from datetime import datetime
 import pytest
 import yaml
 
+from bot.replies.voice import banned_patterns, violations
 from bot.settings import PROJECT_ROOT
 
-VOICE = PROJECT_ROOT / "docs" / "voice.md"
 # korean.py holds the particle tables themselves (은(는) is its neutral fallback), not templates.
 REPLIES = sorted(p for p in (PROJECT_ROOT / "bot" / "replies").glob("*.py") if p.name != "korean.py")
 SHOPPER_FILES = {"shopper.py", "first_contact.py"}
 HANGUL = re.compile(r"[가-힣]")
-
-
-def banned_patterns() -> list[tuple[str, str]]:
-    """(regex, scope) from the table under '## Banned patterns'."""
-    section = VOICE.read_text(encoding="utf-8").split("## Banned patterns", 1)[1]
-    rows = []
-    for line in section.splitlines():
-        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
-        if len(cells) == 3 and cells[0].startswith("`"):
-            rows.append((cells[0].strip("`").replace("\\|", "|"), cells[1]))
-    return rows
 
 
 def _docstrings(tree: ast.AST) -> set[int]:
@@ -106,15 +95,7 @@ def test_the_guide_lists_the_banned_patterns():
 
 
 def _violations(texts):
-    bad = []
-    for pattern, scope in banned_patterns():
-        regex = re.compile(pattern)
-        for where, text in texts:
-            if scope == "all" or _scope(where) == scope:
-                match = regex.search(text)
-                if match:
-                    bad.append(f"{where}: {match.group(0)!r} ({pattern})")
-    return bad
+    return violations((where, _scope(where), text) for where, text in texts)
 
 
 @pytest.mark.parametrize("source", [reply_literals, domain_texts, faq_answers])
