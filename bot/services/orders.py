@@ -135,8 +135,12 @@ _RECEIVED = re.compile(r"받은|받았|배송|도착")
 _WORD = re.compile(r"[가-힣]+|[a-z]+|\d+[a-z]*")
 _PARTICLES = ("이요", "으로", "이랑", "요", "이", "가", "을", "를", "은", "는", "로", "도", "랑", "꺼", "거", "것")
 # Words of a request that never name a product, kept out of the tolerant match.
-_STOP = frozenset("신고 신고할게 주문 환불 가품 짝퉁 이거 그거 저거 말고 아니 아니고 잠깐 잠깐만 제가 내가 "
-                  "할게 해줘 해주세요 번째 산거 받은 샀던 구매 상품 물건".split())
+_STOP = frozenset("신고 신고할게 주문 환불 가품 짝퉁 가짜 정품 이거 그거 저거 말고 아니 아니고 잠깐 잠깐만 제가 내가 "
+                  "할게 해줘 해주세요 번째 산거 받은 샀던 구매 상품 제품 물건 로고 박음질 냄새 포장 "
+                  "마감 각인 시리얼".split())
+# A date phrase counts only where a word starts with it: "포장이 달라요" holds 이달 (this month) but names none.
+_PERIOD_STARTS = ("오늘", "어제", "그제", "그저께", "이번", "지난", "저번", "최근", "올해", "작년", "금년", "이달",
+                  "금주", "전주", "전월", "today", "yesterday", "last", "this")
 SIMILAR = 0.8  # jamo-level similarity that counts as a misspelling of a product word
 
 
@@ -263,7 +267,9 @@ def match_order_reference(text: str, candidates: Sequence[OrderView], shown: Seq
             keep &= hits
             if "name" not in ways:
                 ways.append("name")
-    period = find_period(lowered, now)
+    tokens = lowered.split()
+    period = next((found for i, token in enumerate(tokens) if token.startswith(_PERIOD_STARTS)
+                   for found in [find_period(" ".join(tokens[i:i + 3]), now)] if found is not None), None)
     if period is not None:
         ways.append("date")
         # "산 거" is when it was paid, "받은 거" when it arrived; without either, any of the two.

@@ -89,7 +89,9 @@ def test_by_price(text: str, expected: tuple) -> None:
     assert numbers(text) == expected
 
 
-@pytest.mark.parametrize("text", ["가품 신고할게요", "신고하고 싶어요", "환불해 주세요", ""])
+@pytest.mark.parametrize("text", ["가품 신고할게요", "신고하고 싶어요", "환불해 주세요", "",
+                                  "포장이 달라요",  # 이달 (this month) inside a word
+                                  "로고가 이상해요", "박음질이 엉망이에요", "받은 상품이 가짜 같아요"])
 def test_a_message_naming_no_order_refers_to_none(text: str) -> None:
     reference = match_order_reference(text, ORDERS, now=NOW)
     assert (reference.referenced, reference.matches) == (False, ())
