@@ -6,6 +6,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.nlu.yes_no import yes_no
 from bot.replies import first_contact
 from bot.replies import shopper as replies
 from bot.services import identity
@@ -46,3 +47,14 @@ def latest_photo_errors(tracker: Tracker) -> list[str]:
 
 def entity(tracker: Tracker, name: str) -> str | None:
     return next(tracker.get_latest_entity_values(name), None)
+
+
+def yes_or_no(tracker: Tracker) -> bool | None:
+    """A yes or no in any chat form (ㅇㅇ, 넵, ㄴㄴ …), else the classifier's affirm/deny, else None: for the
+    questions that expect one, so a short answer is never read as something else."""
+    text = (tracker.latest_message or {}).get("text") or ""
+    said = None if text.startswith("/") else yes_no(text)
+    if said is not None:
+        return said
+    intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+    return {"affirm": True, "deny": False}.get(intent)

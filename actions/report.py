@@ -12,11 +12,10 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import entity, latest_photo_errors, latest_photo_ids, require_customer, who
+from actions.common import entity, latest_photo_errors, latest_photo_ids, require_customer, who, yes_or_no
 from bot.replies import shopper as replies
 from bot.replies.korean import won
 from bot.nlu.identifier_extractor import find_identifiers, order_number_attempt_digits
-from bot.nlu.yes_no import yes_no
 from bot.services import orders, reports
 from bot.settings import get_settings
 
@@ -61,14 +60,6 @@ def correction(text: str, part: str | None = None) -> str | None:
         if pattern.search(text or ""):
             return name
     return None
-
-
-def answer_yes_no(tracker: Tracker) -> bool | None:
-    """A yes or no in any chat form (ㅇㅇ, 넵, ㄴㄴ …), else the classifier's affirm/deny, else None."""
-    said = yes_no(_text(tracker))
-    if said is not None:
-        return said
-    return {"affirm": True, "deny": False}.get(_intent(tracker))
 
 
 def _reset() -> list[EventType]:
@@ -162,7 +153,7 @@ class ValidateReportForm(FormValidationAction):
         text = _text(tracker)
         candidate = tracker.get_slot("order_candidate")
         if number is None and candidate and not activating:
-            answer = answer_yes_no(tracker)
+            answer = yes_or_no(tracker)
             if answer is True:
                 number = candidate
             elif answer is False:
@@ -222,9 +213,9 @@ class ValidateReportForm(FormValidationAction):
                 updates["photos_done"] = True
             elif latest_photo_errors(tracker):
                 updates["photos_done"] = None  # the question stands: a good photo or "없어요"
-            elif NO_PHOTO.search(_text(tracker)) or _intent(tracker) in ("deny", "stop_photos"):
+            elif NO_PHOTO.search(_text(tracker)) or _intent(tracker) == "stop_photos" or yes_or_no(tracker) is False:
                 updates["photos_done"] = True
-            elif _intent(tracker) == "affirm":
+            elif yes_or_no(tracker):
                 dispatcher.utter_message(text="좋아요, 사진을 보내 주세요.")
                 updates["photos_done"] = None
             elif _intent(tracker) not in INTERRUPTIONS:
@@ -236,7 +227,7 @@ class ValidateReportForm(FormValidationAction):
                                        domain: DomainDict) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != "report_confirmed" or latest_photo_ids(tracker):
             return {}
-        answer = answer_yes_no(tracker)
+        answer = yes_or_no(tracker)
         if answer is True:
             return {"report_confirmed": True, "report_fixing": None}
         if answer is False:

@@ -15,7 +15,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import entity, latest_photo_errors, latest_photo_ids, who
+from actions.common import entity, latest_photo_errors, latest_photo_ids, who, yes_or_no
 from bot.replies import holder as say
 from bot.catalogue import canonical_brand
 from bot.nlu.identifier_extractor import find_identifiers
@@ -309,10 +309,9 @@ class ValidateIppCaseForm(_FormWithBookkeeping):
         if tracker.get_slot("requested_slot") != "ipp_confirmed" or latest_photo_ids(tracker):
             return {}
         intent = _intent(tracker)
-        if intent == "affirm":
-            return {"ipp_confirmed": True}
-        if intent == "deny":
-            return {"ipp_confirmed": False}
+        answer = yes_or_no(tracker)
+        if answer is not None:
+            return {"ipp_confirmed": answer}
         if intent in SHORT_ANSWER_INTERRUPTIONS:
             return {}
         return self._fail(dispatcher, tracker, "접수하시려면 '네', 그만두시려면 '아니요'라고 답해 주세요.")
