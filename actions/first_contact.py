@@ -7,6 +7,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import who
+from actions.handoff import previous_bot_action
 from bot.replies import first_contact as words
 from bot.settings import get_settings
 
@@ -34,6 +35,8 @@ class ActionOfferHuman(Action):
             dispatcher.utter_message(response="utter_offer_human")
         else:
             person = who(tracker)
-            dispatcher.utter_message(text=words.COMPLAINT_NO_AGENTS,
+            # Never the same answer twice in a row: the second time, straight to the choices.
+            again = previous_bot_action(tracker.events) == self.name()
+            dispatcher.utter_message(text=words.COMPLAINT_AGAIN if again else words.COMPLAINT_NO_AGENTS,
                                      buttons=words.main_tasks(person.is_rights_holder, handoff=False))
         return []

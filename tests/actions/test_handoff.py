@@ -77,3 +77,19 @@ def test_a_rating_outside_1_to_5_is_asked_again(db_url):
     events, dispatcher = run(ActionRateHandoff(), tracker(
         "shopper-3", [user("rate_handoff")], entities=[{"entity": "handoff_rating", "value": "3"}]))
     assert "평가할 상담을 찾지 못했어요" in dispatcher.messages[0]["text"]
+
+
+def test_without_agents_the_second_fallback_shows_the_main_tasks_not_the_same_words(db_url, monkeypatch):
+    monkeypatch.delenv("TELEGRAM_AGENT_CHAT_ID", raising=False)
+    fallbacks = [user("nlu_fallback")]
+    answers = []
+    for _ in range(3):
+        events, dispatcher = run(ActionFallback(), tracker("shopper-1", fallbacks))
+        assert events == []
+        answers.append(dispatcher.messages[0])
+        fallbacks += [action("action_fallback"), action("action_listen"), user("nlu_fallback")]
+    assert [a.get("response") for a in answers] == ["utter_default", None, "utter_default"]
+    assert answers[1]["text"] == "제가 또 이해하지 못했어요. 죄송해요.\n아래에서 하시려는 일을 골라 주세요."
+    assert [b["payload"] for b in answers[1]["buttons"]] == [
+        "/report_counterfeit", "/list_orders", "/check_report_status", "환불 규정 알려줘"]
+    assert handoff.open_for("web", "shopper-1") is None
