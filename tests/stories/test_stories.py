@@ -1,6 +1,6 @@
-"""The Rasa test stories of tests/stories/ against the trained model: `rasa test core` reads each user
-message with the model's NLU and predicts each action with its policies; any intent or action that differs
-from the story fails the test, with the failed stories in the message."""
+"""The Rasa test stories of tests/stories/ against the trained model: `rasa test core --e2e` reads each user
+message with the model's NLU and predicts each action with its policies; any intent, entity or action that
+differs from the story fails the test, with the failed stories in the message."""
 from __future__ import annotations
 
 import json
@@ -29,7 +29,7 @@ def test_every_story_is_predicted_as_written(model, tmp_path):
     env = dict(os.environ, RASA_TELEMETRY_ENABLED="false")
     done = subprocess.run(
         [str(Path(sys.executable).parent / "rasa"), "test", "core", "--model", str(model), "--stories", str(STORIES),
-         "--out", str(tmp_path), "--no-plot", "--no-warnings"],
+         "--out", str(tmp_path), "--e2e", "--no-plot", "--no-warnings"],
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=1200,
     )
     assert done.returncode == 0, done.stderr[-3000:]
