@@ -62,3 +62,12 @@ def test_with_agents_a_complaint_is_offered_a_person(db_url, monkeypatch):
     assert said(ActionOfferHuman(), tracker("shopper-1", "그럼 어쩌라고", "complain")) == [
         {"text": None, "buttons": [], "elements": [], "custom": {}, "template": "utter_offer_human",
          "response": "utter_offer_human", "image": None, "attachment": None}]
+
+
+def test_an_unsure_faq_answer_offers_no_person_without_a_desk(db_url, monkeypatch):
+    from actions.faq import ActionAnswerFaq
+
+    monkeypatch.delenv("TELEGRAM_AGENT_CHAT_ID", raising=False)
+    message = said(ActionAnswerFaq(), tracker("shopper-1", "고양이 사료 추천해 줘요", "ask_faq"))[0]
+    assert message["text"].startswith("그 질문에는 정확한 답을 드리기 어려워요. 죄송해요.")
+    assert "/request_human" not in [b["payload"] for b in message["buttons"]]

@@ -30,12 +30,26 @@ def _docstrings(tree: ast.AST) -> set[int]:
     return ids
 
 
+# Actions still word a few hints themselves (the rest comes from bot/replies).
+ACTIONS = sorted((PROJECT_ROOT / "actions").glob("*.py"))
+
+
+def _patterns(tree: ast.AST) -> set[int]:
+    """The literals inside re.compile(…), re.search(…) …: what users type, not what the bot says."""
+    ids = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "re":
+            ids.update(id(n) for arg in node.args for n in ast.walk(arg) if isinstance(n, ast.Constant))
+    return ids
+
+
 def reply_literals() -> list[tuple[str, str]]:
-    """(where, text) of every Korean string literal in bot/replies/*.py but docstrings."""
+    """(where, text) of every Korean string literal in bot/replies/*.py and actions/*.py but docstrings."""
     found = []
-    for path in REPLIES:
+    for path in REPLIES + ACTIONS:
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        skip = _docstrings(tree)
+        skip = _docstrings(tree) | _patterns(tree)
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip \
                     and HANGUL.search(node.value):
