@@ -20,7 +20,10 @@ def require_customer(tracker: Tracker, dispatcher: CollectingDispatcher) -> iden
     """The shopper behind the chat, or None after telling them how to link their account."""
     person = who(tracker)
     if person.customer_id is None:
-        if first_contact.brand_speaking((tracker.latest_message or {}).get("text") or ""):
+        if person.is_rights_holder:
+            # A verified rights holder reports fakes as IPP cases, not as a shopper.
+            dispatcher.utter_message(text=first_contact.HOLDER_NOT_SHOPPER, buttons=first_contact.HOLDER_MENU)
+        elif first_contact.brand_speaking((tracker.latest_message or {}).get("text") or ""):
             # A brand manager not verified yet: verification, not a shopper's login.
             dispatcher.utter_message(text=first_contact.BRAND_NOT_VERIFIED,
                                      buttons=first_contact.BRAND_NOT_VERIFIED_BUTTONS)

@@ -38,6 +38,10 @@ def greeting(shopper_name: Optional[str], holder_brands: tuple[str, ...]) -> tup
             list(VISITOR_MENU))
 
 
+HOLDER_NOT_SHOPPER = (
+    "권리자님 계정은 구매 내역이 없어서 구매자 신고는 할 수 없어요.\n"
+    "가품을 파는 상품은 '케이스 접수'로 신고해 주세요."
+)
 BRAND_NOT_VERIFIED = (
     "브랜드 담당자시군요. 가품 판매자 신고(IPP 케이스)는 권리자 인증을 마치면 여기서 바로 하실 수 있어요.\n"
     "브랜드 보호팀에서 받은 8자리 인증 코드가 있으면 아래 버튼을 눌러 주세요."

@@ -71,3 +71,10 @@ def test_an_unsure_faq_answer_offers_no_person_without_a_desk(db_url, monkeypatc
     message = said(ActionAnswerFaq(), tracker("shopper-1", "고양이 사료 추천해 줘요", "ask_faq"))[0]
     assert message["text"].startswith("그 질문에는 정확한 답을 드리기 어려워요. 죄송해요.")
     assert "/request_human" not in [b["payload"] for b in message["buttons"]]
+
+
+def test_a_verified_rights_holder_asking_for_a_shopper_s_report_is_shown_the_case_flow(db_url):
+    dispatcher = CollectingDispatcher()
+    assert require_customer(tracker("brand-nike", "가품 신고할게요", "report_counterfeit"), dispatcher) is None
+    assert dispatcher.messages[0]["text"].endswith("가품을 파는 상품은 '케이스 접수'로 신고해 주세요.")
+    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == ["/open_ipp_case", "/list_cases", "/brand_stats"]
