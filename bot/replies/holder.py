@@ -8,7 +8,7 @@ from typing import Sequence
 
 from bot.business_hours import business_days_after
 from bot.clock import to_local, utcnow
-from bot.replies.korean import josa, korean_date, korean_datetime, won
+from bot.replies.korean import day_ko, josa, korean_datetime, won
 from bot.services.brand_stats import BrandStats
 from bot.services.cases import STATE_KO, next_step_ko
 from bot.services.holders import Verification
@@ -116,7 +116,7 @@ def verification(result: Verification) -> str:
     elif result.status == "used":
         text = "이미 사용된 인증 코드예요. 코드는 한 번만 쓸 수 있어요. 브랜드 보호팀에 새 코드를 요청해 주세요."
     elif result.status == "expired":
-        expired = f"({korean_date(to_local(result.expired_at))}에 만료)" if result.expired_at else ""
+        expired = f"({day_ko(to_local(result.expired_at))}에 만료)" if result.expired_at else ""
         text = (
             f"유효 기간이 지난 인증 코드예요{expired}. 코드는 발급 후 {settings.invite_expiry_days}일 동안만 쓸 수 있어요. "
             "브랜드 보호팀에 새 코드를 요청해 주세요."
@@ -203,7 +203,7 @@ def filing_summary(check: ListingCheck, infringement_type: str, trademark: str, 
 
 def expected_decision_date() -> str:
     days = get_settings().ipp_review_days
-    return korean_date(business_days_after(to_local(utcnow()), days))
+    return day_ko(business_days_after(to_local(utcnow()), days))
 
 
 def filing_outcome(outcome: FilingOutcome) -> str:
@@ -268,7 +268,7 @@ def case_status(case: CaseSummary) -> str:
 
 
 def case_line(case: CaseSummary, n: int) -> str:
-    changed = korean_date(to_local(case.updated_at))
+    changed = day_ko(to_local(case.updated_at))
     source = "" if case.holder_name else " · 구매자 신고"
     return f"{n}. {case.number} · {STATE_KO[case.state]} · {case.listing_title}{source} · {changed} 변경"
 
