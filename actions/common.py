@@ -6,6 +6,8 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.nlu.yes_no import yes_no
+from bot.replies import first_contact
 from bot.replies import shopper as replies
 from bot.services import identity
 
@@ -19,7 +21,16 @@ def require_customer(tracker: Tracker, dispatcher: CollectingDispatcher) -> iden
     is remembered as using the chat (for recall notices)."""
     person = who(tracker)
     if person.customer_id is None:
-        dispatcher.utter_message(text=replies.NOT_A_CUSTOMER[person.channel])
+        if person.is_rights_holder:
+            # A verified rights holder reports fakes as IPP cases, not as a shopper.
+            dispatcher.utter_message(text=first_contact.HOLDER_NOT_SHOPPER, buttons=first_contact.HOLDER_MENU)
+        elif first_contact.brand_speaking((tracker.latest_message or {}).get("text") or ""):
+            # A brand manager not verified yet: verification, not a shopper's login.
+            dispatcher.utter_message(text=first_contact.BRAND_NOT_VERIFIED,
+                                     buttons=first_contact.BRAND_NOT_VERIFIED_BUTTONS)
+        else:
+            dispatcher.utter_message(text=replies.NOT_A_CUSTOMER[person.channel],
+                                     buttons=first_contact.BRAND_NOT_VERIFIED_BUTTONS[:1])
         return None
     remember_shopper(person)
     return person
@@ -48,3 +59,14 @@ def latest_photo_errors(tracker: Tracker) -> list[str]:
 
 def entity(tracker: Tracker, name: str) -> str | None:
     return next(tracker.get_latest_entity_values(name), None)
+
+
+def yes_or_no(tracker: Tracker) -> bool | None:
+    """A yes or no in any chat form (ㅇㅇ, 넵, ㄴㄴ …), else the classifier's affirm/deny, else None: for the
+    questions that expect one, so a short answer is never read as something else."""
+    text = (tracker.latest_message or {}).get("text") or ""
+    said = None if text.startswith("/") else yes_no(text)
+    if said is not None:
+        return said
+    intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+    return {"affirm": True, "deny": False}.get(intent)

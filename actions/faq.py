@@ -9,7 +9,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.common import who
 from bot.nlu import faq
+from bot.replies import first_contact
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -46,9 +48,12 @@ class ActionAnswerFaq(Action):
         match = faq.answer(text)
         if match.confident:
             dispatcher.utter_message(text=match.entry.answer)
+        elif get_settings().handoff_enabled:
+            dispatcher.utter_message(text=first_contact.FAQ_UNSURE_PERSON,
+                                     buttons=[{"title": "상담원 연결", "payload": "/request_human"}])
         else:
-            dispatcher.utter_message(
-                text="그 질문에는 정확한 답을 드리기 어려워요. 상담원에게 물어보시겠어요?",
-                buttons=[{"title": "상담원 연결", "payload": "/request_human"}],
-            )
+            # No desk: no person offered that could not come, the bot's own tasks instead.
+            person = who(tracker)
+            dispatcher.utter_message(text=first_contact.FAQ_UNSURE,
+                                     buttons=first_contact.main_tasks(person.is_rights_holder, handoff=False))
         return []

@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import entity, who
+from bot.replies import first_contact
 from bot.replies import takeover as words
 from bot.clock import utcnow
 from bot.services import handoff
@@ -56,10 +57,12 @@ def previous_bot_action(events: list[dict[str, Any]]) -> Optional[str]:
 def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str,
               lead: Optional[str] = None) -> list[EventType]:
     settings = get_settings()
-    if not settings.handoff_enabled:
-        dispatcher.utter_message(text="\n".join(filter(None, [lead, words.UNAVAILABLE_KO])))
-        return []
     person = who(tracker)
+    if not settings.handoff_enabled:
+        # No desk, so no person to promise: what the bot can do now, as buttons.
+        dispatcher.utter_message(text="\n".join(filter(None, [lead, first_contact.NO_AGENTS])),
+                                 buttons=first_contact.main_tasks(person.is_rights_holder, handoff=False))
+        return []
     now = utcnow()
     hours = words.business_hours(settings.business_hours, settings.timezone)
     open_now = hours is None or hours.is_open(now)
@@ -86,7 +89,8 @@ class ActionHandoff(Action):
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        reason = "complain" if previous_bot_action(tracker.events) == "utter_offer_human" else "request_human"
+        offered = previous_bot_action(tracker.events) in ("utter_offer_human", "action_offer_human")
+        reason = "complain" if offered else "request_human"
         return hand_over(dispatcher, tracker, reason)
 
 
@@ -97,8 +101,16 @@ class ActionFallback(Action):
         return "action_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        if consecutive_fallbacks(tracker.events) >= FALLBACKS_BEFORE_HANDOVER:
-            return hand_over(dispatcher, tracker, "fallback", lead=words.FALLBACK_LEAD_KO)
+        misses = consecutive_fallbacks(tracker.events)
+        # Never the same fallback twice in a row: every second one hands over, or, with no desk to hand
+        # over to, shows the main tasks as buttons.
+        if misses >= FALLBACKS_BEFORE_HANDOVER and misses % FALLBACKS_BEFORE_HANDOVER == 0:
+            if get_settings().handoff_enabled:
+                return hand_over(dispatcher, tracker, "fallback", lead=words.FALLBACK_LEAD_KO)
+            person = who(tracker)
+            dispatcher.utter_message(text=first_contact.FALLBACK_AGAIN,
+                                     buttons=first_contact.main_tasks(person.is_rights_holder, handoff=False))
+            return []
         dispatcher.utter_message(response="utter_default")
         return []
 

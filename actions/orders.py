@@ -1,7 +1,9 @@
-"""The shopper's recent orders, each with a one-tap "가품 신고" button (the one-click report)."""
+"""The shopper's recent orders, each with a one-tap "가품 신고" button (the one-click report). The list is
+remembered (`shown_orders`) so "2번 신고할게" right after it means the second order shown."""
 from __future__ import annotations
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -27,7 +29,7 @@ class ActionListOrders(Action):
         for n, order in enumerate(recent, 1):
             state = replies.delivery_state(order)
             if order.refunded_at:
-                state += " · 환불 완료"
+                state += " · 환불 처리됨"
             elif order.report_number:
                 state += f" · 신고됨({order.report_number})"
             lines.append(f"{n}. {order.product_name} · {won(order.amount_krw)}\n   {state} · 주문번호 {order.number}")
@@ -37,6 +39,6 @@ class ActionListOrders(Action):
                     "payload": f'/report_counterfeit{{"order_number":"{order.number}"}}',
                 })
         if buttons:
-            lines.append("가품이 의심되는 주문이 있으면 아래 버튼을 눌러 바로 신고하세요.")
+            lines.append("가품이 의심되면 버튼을 누르거나 '2번 신고할게요'처럼 말씀해 주세요.")
         dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
-        return []
+        return [SlotSet("shown_orders", [order.number for order in recent])]

@@ -12,7 +12,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import entity, latest_photo_errors, latest_photo_ids, require_customer, who
+from actions.common import entity, latest_photo_errors, latest_photo_ids, require_customer, who, yes_or_no
 from bot.replies import shopper as replies
 from bot.replies.korean import won
 from bot.nlu.identifier_extractor import find_identifiers, order_number_attempt_digits
@@ -27,7 +27,20 @@ INTERRUPTIONS = {
 }
 NO_PHOTO = re.compile(r"(없어|없음|없습니다|없다|없네|없는데|안\s*찍|노노|ㄴㄴ|스킵|skip|건너|패스|no\b|넘어가|안\s*보낼|다\s*보냈|그게\s*다|끝)", re.I)
 MAX_DESCRIPTION = 2000
-REPORT_SLOTS = ("order_number", "problem_description", "photos_done", "report_confirmed", "report_photos")
+REPORT_SLOTS = ("order_number", "problem_description", "photos_done", "report_confirmed", "report_photos",
+                "order_candidate", "order_choices", "report_fixing")
+# "이거 말고 …", "주문 바꿀게요", "내용 고칠게요", "사진 추가": which part of the report to change.
+CORRECTIONS = (
+    ("order", re.compile(r"(이거|그거|이것|그것|저거)\s*말고|다른\s*주문|주문\s*(을|도)?\s*(바꿀|바꿔|변경|잘못|틀렸)")),
+    ("description", re.compile(r"(내용|설명|의심되는\s*점)\s*(을|도)?\s*(고칠|고쳐|수정|바꿀|바꿔|다시\s*쓸)")),
+    ("photos", re.compile(r"사진\s*(을|도)?\s*(추가|더|또)|사진\s*(보낼|넣을)게")),
+)
+# What each correction empties (the form then asks that question again; the summary comes after).
+CORRECTION_SLOTS = {
+    "order": ("order_number", "order_candidate", "order_choices"),
+    "description": ("problem_description",),
+    "photos": ("photos_done",),
+}
 
 
 def _intent(tracker: Tracker) -> str:
@@ -37,6 +50,16 @@ def _intent(tracker: Tracker) -> str:
 def _text(tracker: Tracker) -> str:
     text = (tracker.latest_message or {}).get("text") or ""
     return "" if text.startswith("/") else text.strip()
+
+
+def correction(text: str, part: str | None = None) -> str | None:
+    """Which part of the report the message wants to change (order, description, photos), or None."""
+    if part in CORRECTION_SLOTS:
+        return part
+    for name, pattern in CORRECTIONS:
+        if pattern.search(text or ""):
+            return name
+    return None
 
 
 def _reset() -> list[EventType]:
@@ -54,12 +77,13 @@ def order_number_hint(text: str) -> str:
     digits = order_number_attempt_digits(text)
     if digits:
         return f"주문번호는 숫자 16자리인데 입력하신 번호는 {digits}자리예요. 주문 내역에서 다시 확인해 주세요."
-    return "주문번호를 찾지 못했어요. 주문번호는 숫자 16자리예요(예: 8181 2345 6789 0123)."
+    return replies.NOT_UNDERSTOOD_ORDER
 
 
 # Slots the extractors set besides the form's own: rasa-sdk passes on only required slots, so
 # run() adds these back (a photo count, the failure counter, and stopping the form early).
-BOOKKEEPING_SLOTS = ("report_photos", "failed_attempts", "requested_slot")
+BOOKKEEPING_SLOTS = ("report_photos", "failed_attempts", "requested_slot", "order_candidate", "order_choices",
+                     "shown_orders", "report_fixing")
 
 
 class ValidateReportForm(FormValidationAction):
@@ -67,23 +91,52 @@ class ValidateReportForm(FormValidationAction):
         return "validate_report_form"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        fix = None
+        if tracker.get_slot("requested_slot") is not None and not latest_photo_ids(tracker):
+            fix = correction(_text(tracker), entity(tracker, "report_part"))
+        if fix is not None:
+            return self._correct(fix, dispatcher, tracker)
         extraction = await self.get_extraction_events(dispatcher, tracker, domain)
         tracker.add_slots(extraction)
         validation = await self._extract_validation_events(dispatcher, tracker, domain)
         return validation + [event for event in extraction if event["name"] in BOOKKEEPING_SLOTS]
 
+    def _correct(self, part: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        """Empties the part to change; the form asks for it again, then shows the summary again.
+        "이거 말고 구찌 가방이요" names the new order in the same message: it is looked up at once."""
+        updates: dict[str, Any] = {slot: None for slot in CORRECTION_SLOTS[part]}
+        updates.update({"report_confirmed": None, "report_fixing": None, "failed_attempts": 0})
+        if part == "order":
+            updates.update(self._resolve(dispatcher, tracker, _text(tracker), announce_none=False))
+        return [SlotSet(slot, value) for slot, value in updates.items()]
+
+    def _resolve(self, dispatcher: CollectingDispatcher, tracker: Tracker, text: str,
+                 announce_none: bool = True) -> dict[str, Any]:
+        """The order a message names by list position, name, date or price: one → confirm it, several →
+        choose among them, none → say so (action_ask_order_number then shows the list)."""
+        person = who(tracker)
+        shown = list(tracker.get_slot("shown_orders") or [])
+        found = orders.resolve_order_reference(person.customer_id, text, shown)
+        if not found.referenced:
+            return {}
+        if len(found.matches) == 1:
+            return {"order_candidate": found.matches[0].number, "order_choices": None, "failed_attempts": 0}
+        if found.matches:
+            return {"order_candidate": None, "order_choices": [o.number for o in found.matches], "failed_attempts": 0}
+        if announce_none:
+            dispatcher.utter_message(text=replies.no_order_matched(found.position, len(shown)))
+        return {"order_candidate": None, "order_choices": None, "failed_attempts": 0}
+
     def _failed(self, dispatcher: CollectingDispatcher, tracker: Tracker, hint: str) -> dict[str, Any]:
+        """The hint, and from the second miss in a row a way out as buttons (no second question: the form
+        asks its own, and a yes here would be read as the answer to it)."""
         failures = int(tracker.get_slot("failed_attempts") or 0) + 1
+        buttons = []
         if failures >= 2:
-            dispatcher.utter_message(
-                text=hint + "\n계속 어려우시면 상담원이 도와드릴 수 있어요. 상담원을 연결해 드릴까요?",
-                buttons=[
-                    {"title": "상담원 연결", "payload": "/request_human"},
-                    {"title": "신고 그만하기", "payload": "/stop"},
-                ],
-            )
-        else:
-            dispatcher.utter_message(text=hint)
+            if get_settings().handoff_enabled:
+                buttons.append({"title": "상담원 연결", "payload": "/request_human"})
+            buttons.append({"title": "신고 그만하기", "payload": "/stop"})
+        dispatcher.utter_message(text=hint, buttons=buttons)
         return {"failed_attempts": failures}
 
     async def extract_order_number(self, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -98,19 +151,31 @@ class ValidateReportForm(FormValidationAction):
                 return {"requested_slot": None}
         number = entity(tracker, "order_number")
         text = _text(tracker)
+        candidate = tracker.get_slot("order_candidate")
+        if number is None and candidate and not activating:
+            answer = yes_or_no(tracker)
+            if answer is True:
+                number = candidate
+            elif answer is False:
+                dispatcher.utter_message(text=replies.ORDER_NOT_THAT)
+                return {"order_candidate": None, "order_choices": None, "shown_orders": None}
         if number is None:
             if activating:
-                return {}
+                return self._resolve(dispatcher, tracker, text)
             if _intent(tracker) in INTERRUPTIONS and (not re.search(r"\d{4}", text) or _intent(tracker) == "check_seller"):
                 return {}  # a seller check names a listing, not the order asked for: the rule answers it
+            resolved = self._resolve(dispatcher, tracker, text)
+            if resolved:
+                return resolved
             return self._failed(dispatcher, tracker, order_number_hint(text))
         person = who(tracker)
         check = orders.check_order(person.customer_id, number)
         if check.problem:
             dispatcher.utter_message(text=replies.eligibility_problem(check))
-            return {"order_number": None, "failed_attempts": 0, "requested_slot": None}
+            return {"order_number": None, "order_candidate": None, "order_choices": None, "failed_attempts": 0,
+                    "requested_slot": None}
         dispatcher.utter_message(text=replies.order_found(check.order))
-        return {"order_number": number, "failed_attempts": 0}
+        return {"order_number": number, "order_candidate": None, "order_choices": None, "failed_attempts": 0}
 
     async def extract_problem_description(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                           domain: DomainDict) -> dict[str, Any]:
@@ -148,9 +213,9 @@ class ValidateReportForm(FormValidationAction):
                 updates["photos_done"] = True
             elif latest_photo_errors(tracker):
                 updates["photos_done"] = None  # the question stands: a good photo or "없어요"
-            elif NO_PHOTO.search(_text(tracker)) or _intent(tracker) in ("deny", "stop_photos"):
+            elif NO_PHOTO.search(_text(tracker)) or _intent(tracker) == "stop_photos" or yes_or_no(tracker) is False:
                 updates["photos_done"] = True
-            elif _intent(tracker) == "affirm":
+            elif yes_or_no(tracker):
                 dispatcher.utter_message(text="좋아요, 사진을 보내 주세요.")
                 updates["photos_done"] = None
             elif _intent(tracker) not in INTERRUPTIONS:
@@ -162,37 +227,45 @@ class ValidateReportForm(FormValidationAction):
                                        domain: DomainDict) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != "report_confirmed" or latest_photo_ids(tracker):
             return {}
-        intent = _intent(tracker)
-        if intent == "affirm":
-            return {"report_confirmed": True}
-        if intent == "deny":
-            return {"report_confirmed": False}
-        if intent in INTERRUPTIONS:
+        answer = yes_or_no(tracker)
+        if answer is True:
+            return {"report_confirmed": True, "report_fixing": None}
+        if answer is False:
+            # Not a cancellation: the shopper says what to change ([신고 취소] is one of the choices).
+            return {"report_confirmed": None, "report_fixing": True}
+        if _intent(tracker) in INTERRUPTIONS:
             return {}
-        return self._failed(dispatcher, tracker, "신고하시려면 '네', 그만두시려면 '아니요'라고 답해 주세요.")
+        return self._failed(dispatcher, tracker, "신고하시려면 '네', 바꿀 게 있으면 '아니요'라고 답해 주세요.")
 
 
 class ActionAskOrderNumber(Action):
-    """Asks which order, with the shopper's claimable orders as one-tap buttons."""
+    """Asks which order: the one to confirm, the few that fit what was said, or the claimable orders,
+    numbered as buttons (the numbers are kept in `shown_orders` so "2번" means the second one shown)."""
 
     def name(self) -> str:
         return "action_ask_order_number"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         person = who(tracker)
-        buttons = []
+        candidate = tracker.get_slot("order_candidate")
+        if candidate:
+            order = orders.get_order(candidate)
+            dispatcher.utter_message(text=replies.confirm_order(order), buttons=replies.YES_NO_BUTTONS)
+            return []
+        choices = [orders.get_order(n) for n in tracker.get_slot("order_choices") or []]
+        if choices:
+            dispatcher.utter_message(text=replies.several_orders(len(choices)),
+                                     buttons=[replies.order_button(o, n) for n, o in enumerate(choices, 1)])
+            return [SlotSet("shown_orders", [o.number for o in choices])]
+        claimable = []
         if person.customer_id:
-            for order in orders.recent_orders(person.customer_id, limit=5):
-                if orders.check_order(person.customer_id, order.number).problem is None:
-                    buttons.append({
-                        "title": f"{order.product_name} · {won(order.amount_krw)}",
-                        "payload": f'/inform{{"order_number":"{order.number}"}}',
-                    })
-        text = "어떤 주문을 신고하시겠어요? 16자리 주문번호를 입력해 주세요."
-        if buttons:
-            text = "어떤 주문을 신고하시겠어요? 아래에서 고르시거나 16자리 주문번호를 입력해 주세요."
-        dispatcher.utter_message(text=text, buttons=buttons)
-        return []
+            claimable = [o for o in orders.recent_orders(person.customer_id, limit=10)
+                         if orders.check_order(person.customer_id, o.number).problem is None][:5]
+        buttons = [replies.order_button(o, n) for n, o in enumerate(claimable, 1)]
+        if int(tracker.get_slot("failed_attempts") or 0) >= 2 and get_settings().handoff_enabled:
+            buttons.append({"title": "상담원 연결", "payload": "/request_human"})
+        dispatcher.utter_message(text=replies.ASK_ORDER if claimable else replies.ASK_ORDER_NO_LIST, buttons=buttons)
+        return [SlotSet("shown_orders", [o.number for o in claimable])]
 
 
 class ActionAskPhotosDone(Action):
@@ -215,6 +288,9 @@ class ActionAskReportConfirmed(Action):
         return "action_ask_report_confirmed"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if tracker.get_slot("report_fixing"):
+            dispatcher.utter_message(text=replies.CHANGE_WHAT, buttons=replies.CHANGE_BUTTONS)
+            return []
         order = orders.get_order(tracker.get_slot("order_number"))
         photos = len(tracker.get_slot("report_photos") or [])
         description = tracker.get_slot("problem_description") or ""
@@ -231,7 +307,7 @@ class ActionAskReportConfirmed(Action):
             ),
             buttons=[
                 {"title": "네, 신고할게요", "payload": "/affirm"},
-                {"title": "아니요", "payload": "/deny"},
+                {"title": "아니요, 바꿀게요", "payload": "/deny"},
             ],
         )
         return []

@@ -15,7 +15,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import entity, latest_photo_errors, latest_photo_ids, who
+from actions.common import entity, latest_photo_errors, latest_photo_ids, who, yes_or_no
 from bot.replies import holder as say
 from bot.replies import inspections as say_inspections
 from bot.catalogue import canonical_brand
@@ -310,10 +310,9 @@ class ValidateIppCaseForm(_FormWithBookkeeping):
         if tracker.get_slot("requested_slot") != "ipp_confirmed" or latest_photo_ids(tracker):
             return {}
         intent = _intent(tracker)
-        if intent == "affirm":
-            return {"ipp_confirmed": True}
-        if intent == "deny":
-            return {"ipp_confirmed": False}
+        answer = yes_or_no(tracker)
+        if answer is not None:
+            return {"ipp_confirmed": answer}
         if intent in SHORT_ANSWER_INTERRUPTIONS:
             return {}
         return self._fail(dispatcher, tracker, "접수하시려면 '네', 그만두시려면 '아니요'라고 답해 주세요.")
@@ -452,6 +451,11 @@ class ActionCaseStatus(Action):
                 dispatcher.utter_message(text=say.case_not_found(number))
                 return []
         else:
+            guess = ipp.guess_case_number(_text(tracker))
+            if guess:
+                # "IPP 2026 1": ask, with the answer one tap away.
+                dispatcher.utter_message(text=say.case_guess(guess), buttons=say.case_guess_buttons(guess))
+                return []
             if _mentions_a_case_number_badly(_text(tracker)):
                 dispatcher.utter_message(text="케이스 번호는 IPP-2026-000123처럼 IPP-연도-여섯 자리 숫자예요. "
                                               "번호를 확인해서 다시 보내 주세요.")

@@ -169,10 +169,8 @@ _RULES: list[tuple[re.Pattern, Callable[[re.Match, datetime], Optional[Period]]]
 ]
 
 
-def parse_period(text: Optional[str], now: Optional[datetime] = None, default_days: Optional[int] = None) -> Period:
-    """The period named in `text`, or the last `default_days` (settings: 30) days.
-
-    `now` is naive UTC (like everything stored); it defaults to the current time."""
+def find_period(text: Optional[str], now: Optional[datetime] = None) -> Optional[Period]:
+    """The period named in `text`, or None when it names none ("지난주에 산 거" → 지난주)."""
     now_local = (now or utcnow()).replace(tzinfo=timezone.utc).astimezone(_zone())
     compact = re.sub(r"\s+", "", (text or "").lower())
     for pattern, make in _RULES:
@@ -181,5 +179,16 @@ def parse_period(text: Optional[str], now: Optional[datetime] = None, default_da
             period = make(match, now_local)
             if period is not None:
                 return period
+    return None
+
+
+def parse_period(text: Optional[str], now: Optional[datetime] = None, default_days: Optional[int] = None) -> Period:
+    """The period named in `text`, or the last `default_days` (settings: 30) days.
+
+    `now` is naive UTC (like everything stored); it defaults to the current time."""
+    found = find_period(text, now)
+    if found is not None:
+        return found
+    now_local = (now or utcnow()).replace(tzinfo=timezone.utc).astimezone(_zone())
     days = default_days or get_settings().stats_default_days
     return _rolling(f"최근 {days}일", days, now_local)

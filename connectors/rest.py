@@ -4,8 +4,9 @@ A message may carry `metadata.photos`: a list of base64-encoded images (or data 
 checked and stored here, once, and the message goes on to Rasa with `metadata.photo_ids` (SHA-256
 ids) and `metadata.photo_errors` (Korean messages for refused files) instead of the bytes, so the
 tracker never holds image data. Case status updates waiting in the outbox for this sender are
-delivered with the reply, after the bot's own messages (bot.services.notifier.take_pending_for); what
-agents wrote during a hand-over comes first (bot.services.handoff.take_web_messages). Every message
+delivered with the reply, marked 🔔 and before the bot's own messages, so they never bury the question the
+reply ends with (bot.services.notifier.take_pending_for); what agents wrote during a hand-over comes first
+(bot.services.handoff.take_web_messages). Every message
 goes through the hand-over gate (connectors/handoff.py).
 GET /webhooks/rest/handoff-photos/<sha256> serves the photos agents sent to web users.
 GET /webhooks/rest/charts/<name>.png serves the brand report charts (bot.services.brand_stats)."""
@@ -100,13 +101,18 @@ def pending_handoff_messages(channel: str, sender: str) -> list[dict]:
         return []
 
 
+def bell(text: str) -> str:
+    """A notification as the user sees it among replies: marked 🔔."""
+    return text if text.startswith("🔔") else f"🔔 {text}"
+
+
 def pending_updates(channel: str, sender: str) -> list[dict]:
     """The sender's waiting case status updates and recall notices (with their buttons) as bot messages,
     taken (marked delivered) at once."""
     from bot.services.notifier import take_pending_for
 
     try:
-        return [{"recipient_id": sender, "text": n.text, **({"buttons": n.buttons} if n.buttons else {})}
+        return [{"recipient_id": sender, "text": bell(n.text), **({"buttons": n.buttons} if n.buttons else {})}
                 for n in take_pending_for(channel_kind(channel), sender)]
     except Exception:  # noqa: BLE001 - an outbox problem must not cost the user their answer
         logger.exception("could not read pending status updates for %s", sender)
@@ -142,10 +148,11 @@ class CleanBotRestInput(RestInput):
             await hub.handle(
                 UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata), on_new_message
             )
-            # The agents' messages came before this one; status updates go after the bot's own answers.
+            # The agents' messages came before this one; status updates before the bot's answer, whose
+            # last line is often the question the user must answer next.
             agents = await asyncio.to_thread(pending_handoff_messages, self.name(), sender)
             updates = await asyncio.to_thread(pending_updates, self.name(), sender)
-            return response.json(agents + collector.messages + updates)
+            return response.json(agents + updates + collector.messages)
 
         @webhook.route("/handoff-photos/<sha>", methods=["GET"])
         async def handoff_photo(_: Request, sha: str) -> HTTPResponse:

@@ -238,6 +238,7 @@ SUITES = {
     "handoff": "human takeover end to end",
     "nlu_eval": "held-out data, no tests",
     "bench": "the load benchmark",
+    "stories": "Rasa test stories of whole conversations, run against the trained model",
 }
 # Top-level checks of the whole repository rather than of one module.
 WHOLE_REPOSITORY = {"test_layout.py", "test_stack.py", "test_training_data.py", "test_docs.py"}

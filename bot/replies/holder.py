@@ -8,7 +8,7 @@ from typing import Sequence
 
 from bot.business_hours import business_days_after
 from bot.clock import to_local, utcnow
-from bot.replies.korean import josa, korean_date, korean_datetime, won
+from bot.replies.korean import day_ko, josa, korean_datetime, won
 from bot.services.brand_stats import BrandStats
 from bot.services.cases import STATE_KO, next_step_ko
 from bot.services.holders import Verification
@@ -44,9 +44,9 @@ TYPE_BUTTONS = [
     {"title": "디자인권 침해", "payload": "디자인권 침해"},
 ]
 TYPE_HINT = "침해 유형을 알아듣지 못했어요. 위조품, 상표권 침해, 저작권 침해, 디자인권 침해 중에서 골라 주세요."
-ASK_TRADEMARK = "상표 등록번호를 알려 주세요. 예: 40-1234567 또는 40-2020-1234567"
+ASK_TRADEMARK = "상표 등록번호를 알려 주세요(예: 40-1234567).\n상표 등록증이나 키프리스(KIPRIS)에서 확인하실 수 있어요."
 TRADEMARK_HINT = (
-    "상표 등록번호 형식이 아니에요. 한국 상표 등록번호는 40-1234567 또는 40-2020-1234567 형식이에요. "
+    "상표 등록번호 형식이 아니에요. 한국 상표 등록번호는 40-1234567처럼 40 뒤에 7자리예요. "
     "상표 등록증이나 특허청 키프리스(KIPRIS)에서 확인해 주세요."
 )
 LISTING_HINT = (
@@ -66,6 +66,15 @@ def case_not_found(number: str) -> str:
         f"{number} 케이스를 찾을 수 없어요. 케이스 번호를 다시 확인해 주세요. "
         "'케이스 목록'이라고 하시면 볼 수 있는 케이스를 모두 보여 드려요."
     )
+
+
+def case_guess(number: str) -> str:
+    return f"{number} 케이스 말씀이신가요?"
+
+
+def case_guess_buttons(number: str) -> list[dict]:
+    return [{"title": "네, 맞아요", "payload": f'/check_case_status{{"case_number":"{number}"}}'},
+            {"title": "아니요, 목록 볼게요", "payload": "/list_cases"}]
 
 
 def _when(moment: datetime) -> str:
@@ -107,7 +116,7 @@ def verification(result: Verification) -> str:
     elif result.status == "used":
         text = "이미 사용된 인증 코드예요. 코드는 한 번만 쓸 수 있어요. 브랜드 보호팀에 새 코드를 요청해 주세요."
     elif result.status == "expired":
-        expired = f"({korean_date(to_local(result.expired_at))}에 만료)" if result.expired_at else ""
+        expired = f"({day_ko(to_local(result.expired_at))}에 만료)" if result.expired_at else ""
         text = (
             f"유효 기간이 지난 인증 코드예요{expired}. 코드는 발급 후 {settings.invite_expiry_days}일 동안만 쓸 수 있어요. "
             "브랜드 보호팀에 새 코드를 요청해 주세요."
@@ -194,7 +203,7 @@ def filing_summary(check: ListingCheck, infringement_type: str, trademark: str, 
 
 def expected_decision_date() -> str:
     days = get_settings().ipp_review_days
-    return korean_date(business_days_after(to_local(utcnow()), days))
+    return day_ko(business_days_after(to_local(utcnow()), days))
 
 
 def filing_outcome(outcome: FilingOutcome) -> str:
@@ -259,7 +268,7 @@ def case_status(case: CaseSummary) -> str:
 
 
 def case_line(case: CaseSummary, n: int) -> str:
-    changed = korean_date(to_local(case.updated_at))
+    changed = day_ko(to_local(case.updated_at))
     # The holder's own notices are unmarked; others say where they came from (a shopper, the screening).
     source = "" if case.holder_name else f" · {SOURCE_KO.get(case.source, '구매자 신고')}"
     return f"{n}. {case.number} · {STATE_KO[case.state]} · {case.listing_title}{source} · {changed} 변경"

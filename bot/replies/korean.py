@@ -109,6 +109,12 @@ _LATIN_EXCEPTIONS = {
 _LATIN_VOWELS = set("aeiou")
 _TRAILING_NUMBER = re.compile(r"[0-9][0-9,]*(?:\.[0-9]+)?$")
 _TRAILING_LATIN = re.compile(r"[A-Za-z]+$")
+# Units after a number are read as words: 90ml 밀리리터는, 500g 그램은, 30cm 센티미터는.
+_UNIT_FINAL = {
+    "ml": VOWEL, "l": VOWEL, "mm": VOWEL, "cm": VOWEL, "m": VOWEL, "km": VOWEL, "oz": VOWEL, "w": VOWEL,
+    "mah": VOWEL, "gb": VOWEL, "tb": VOWEL, "mb": VOWEL, "g": CONSONANT, "kg": CONSONANT, "mg": CONSONANT,
+}
+_TRAILING_UNIT = re.compile(r"[0-9]\s?(" + "|".join(sorted(_UNIT_FINAL, key=len, reverse=True)) + r")$", re.I)
 
 
 def _latin_final(word: str) -> str:
@@ -187,6 +193,9 @@ def final_sound(word: str) -> str | None:
             return CONSONANT  # 영
         zeros = len(digits) - len(stripped)
         return _DIGIT_FINAL[digits[-1]] if zeros == 0 else _unit_final(zeros)
+    unit = _TRAILING_UNIT.search(text)
+    if unit:
+        return _UNIT_FINAL[unit.group(1).lower()]
     latin = _TRAILING_LATIN.search(text)
     if latin:
         return _latin_final(latin.group(0))
@@ -252,6 +261,20 @@ def korean_date(d: date | datetime) -> str:
     return f"{d.year}년 {d.month}월 {d.day}일"
 
 
+WEEKDAYS_KO = "월화수목금토일"
+
+
+def day_ko(d: date | datetime, today: date | None = None) -> str:
+    """The date as Korean apps write it: ``"12월 7일(월)"``; with the year when it is not this year's
+    (``"2025년 12월 7일(일)"``). Aware datetimes are shown in the bot's time zone."""
+    if isinstance(d, datetime):
+        d = _local(d).date()
+    if today is None:
+        today = datetime.now(ZoneInfo(get_settings().timezone)).date()
+    year = f"{d.year}년 " if d.year != today.year else ""
+    return f"{year}{d.month}월 {d.day}일({WEEKDAYS_KO[d.weekday()]})"
+
+
 def korean_datetime(dt: datetime | date) -> str:
     """``datetime(2026, 11, 28, 15, 5)`` → ``"2026년 11월 28일 오후 3시 5분"``.
 
@@ -270,6 +293,7 @@ def korean_datetime(dt: datetime | date) -> str:
 
 
 __all__ = [
+    "day_ko",
     "final_sound",
     "has_batchim",
     "josa",

@@ -113,7 +113,8 @@ def handed_over(open_now: bool, hours: Optional[BusinessHours], now: datetime, l
             f"지금은 상담원 근무 시간({hours.describe_ko()})이 아니에요. "
             f"상담원은 {next_opening_ko(hours, now)}부터 답변해 드려요.\n"
             "상담 요청은 대기열에 올려 두었어요. 궁금한 점이나 사진을 남겨 주시면 상담원이 확인하고 "
-            "이 대화창으로 답변해 드릴게요."
+            "이 대화창으로 답변해 드릴게요.\n"
+            "가품 신고와 환불은 지금 바로 제가 도와드릴 수 있어요. [상담 요청 취소]를 누르면 저와 이어서 하실 수 있어요."
         )
     return "\n".join(parts)
 

@@ -395,3 +395,14 @@ def set_status(number: str, state: str, note: Optional[str], actor: str) -> Case
             raise CaseActionError(error.message_ko) from error
         session.flush()
         return _summary(session, case)
+
+
+_CASE_GUESS = re.compile(r"ipp\W*(20\d\d)\W*0*(\d{1,6})(?!\d)", re.I)
+
+
+def guess_case_number(text: str) -> Optional[str]:
+    """The case number a loosely written one stands for: "IPP 2026 1", "ipp-2026-12" → IPP-2026-000001, …"""
+    match = _CASE_GUESS.search(text or "")
+    if match is None or int(match.group(2)) == 0:
+        return None
+    return f"IPP-{match.group(1)}-{int(match.group(2)):06d}"

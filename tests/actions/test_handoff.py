@@ -62,7 +62,11 @@ def test_the_first_fallback_apologises_and_the_second_hands_over(db_url, monkeyp
 def test_without_an_agents_group_the_bot_says_so_and_carries_on(db_url, monkeypatch):
     monkeypatch.delenv("TELEGRAM_AGENT_CHAT_ID", raising=False)
     events, dispatcher = run(ActionHandoff(), tracker("shopper-2", [user("request_human")]))
-    assert events == [] and "지금은 상담원을 연결할 수 없어요" in dispatcher.messages[0]["text"]
+    assert events == [] and dispatcher.messages[0]["text"].startswith(
+        "지금은 상담원 연결을 운영하지 않아서 사람과 바로 이어 드릴 수 없어요.")
+    # No person promised: the bot's own tasks as buttons, none of them a person.
+    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == [
+        "/report_counterfeit", "/list_orders", "/check_report_status", "환불 규정 알려줘"]
     assert handoff.open_for("web", "shopper-2") is None
 
 
@@ -73,3 +77,19 @@ def test_a_rating_outside_1_to_5_is_asked_again(db_url):
     events, dispatcher = run(ActionRateHandoff(), tracker(
         "shopper-3", [user("rate_handoff")], entities=[{"entity": "handoff_rating", "value": "3"}]))
     assert "평가할 상담을 찾지 못했어요" in dispatcher.messages[0]["text"]
+
+
+def test_without_agents_the_second_fallback_shows_the_main_tasks_not_the_same_words(db_url, monkeypatch):
+    monkeypatch.delenv("TELEGRAM_AGENT_CHAT_ID", raising=False)
+    fallbacks = [user("nlu_fallback")]
+    answers = []
+    for _ in range(3):
+        events, dispatcher = run(ActionFallback(), tracker("shopper-1", fallbacks))
+        assert events == []
+        answers.append(dispatcher.messages[0])
+        fallbacks += [action("action_fallback"), action("action_listen"), user("nlu_fallback")]
+    assert [a.get("response") for a in answers] == ["utter_default", None, "utter_default"]
+    assert answers[1]["text"] == "제가 또 이해하지 못했어요. 죄송해요.\n아래에서 하시려는 일을 골라 주세요."
+    assert [b["payload"] for b in answers[1]["buttons"]] == [
+        "/report_counterfeit", "/list_orders", "/check_report_status", "환불 규정 알려줘"]
+    assert handoff.open_for("web", "shopper-1") is None

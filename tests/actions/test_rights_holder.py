@@ -158,3 +158,12 @@ def test_asking_for_mystery_shopper_results_lists_the_brands_test_buys(db_url):
     lines = text.splitlines()
     assert lines[0] == "최근 테스트 구매 결과 1건이에요(가품 0건)."
     assert lines[1].endswith(" 나이키 덩크 로우 레트로 (1005006000131375) — 정품 · 브랜드검사랩")
+
+
+def test_a_loosely_written_case_number_is_asked_back_with_one_tap_answers(db_url):
+    dispatcher = CollectingDispatcher()
+    events = run(ActionCaseStatus().run(dispatcher, tracker("brand-nike", "IPP 2026 1 어떻게 됐어요", "check_case_status"), {}))
+    assert events == []
+    assert dispatcher.messages[0]["text"] == "IPP-2026-000001 케이스 말씀이신가요?"
+    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == [
+        '/check_case_status{"case_number":"IPP-2026-000001"}', "/list_cases"]

@@ -52,7 +52,7 @@ def test_the_list_shows_every_own_report_newest_first(db_url, orders_by_customer
     assert text.startswith("신고하신 건이 2건 있어요.\n")
     assert text.index(second) < text.index(first)
     assert newer["product_name"] in text and older["product_name"] in text
-    assert "환불 완료 (129,000원, " in text and "판매자 조사 중" in text
+    assert "환불 처리됨 (129,000원, 카드사 반영까지 " in text and "판매자 조사 중" in text
     theirs = reports.list_reports(customer_id="shopper-2")[0]
     assert theirs.number not in text and theirs.product_name not in text
 
@@ -63,7 +63,7 @@ def test_one_report_by_its_number_in_any_case(db_url, orders_by_customer):
     _events, texts = _ask("shopper-1", f"{number.lower()} 어떻게 됐어요?", number.lower())
     assert len(texts) == 1
     assert texts[0].startswith(f"신고 처리 현황이에요.\n{number} · {order['product_name']}\n")
-    assert "환불 완료 (129,000원, " in texts[0]
+    assert "환불 처리됨 (129,000원, 카드사 반영까지 " in texts[0]
 
 
 def test_someone_elses_report_is_answered_like_a_missing_one(db_url, orders_by_customer):

@@ -28,7 +28,7 @@ def test_conversations_go_on_after_kill_9(backend, tmp_path, orders_by_customer)
         site = Site(f"restart-{backend}", train_if_changed(), site_env(url, tmp_path)).start()
         try:
             assert "안녕하세요" in site.text(CHAT, "안녕하세요")
-            assert "천만에요" in site.text(CHAT, "감사합니다")
+            assert "다행이에요" in site.text(CHAT, "감사합니다")
 
             assert "주문번호" in site.text(FORM, "가품 받은 것 같아요")
             asked = site.text(FORM, _order_number(orders_by_customer, FORM))
@@ -61,7 +61,7 @@ def test_conversations_go_on_after_kill_9(backend, tmp_path, orders_by_customer)
             texts = [e.get("text") for e in site.tracker(PAUSED)["events"] if e["event"] == "user"]
             assert texts == ["안녕하세요", "상담원 기다릴게요", "아직 기다리고 있어요"]
             site.append_event(PAUSED, {"event": "resume"})
-            assert "천만에요" in site.text(PAUSED, "감사합니다")
+            assert "다행이에요" in site.text(PAUSED, "감사합니다")
 
             assert "안녕하세요" in site.text(CHAT, "안녕하세요")
             texts = [e.get("text") for e in site.tracker(CHAT)["events"] if e["event"] == "user"]

@@ -256,7 +256,9 @@ def test_a_state_change_by_the_cli_reaches_the_holder_with_the_next_message(chat
     assert moved.returncode == 0, moved.stderr
     messages = chat.say("안녕하세요")
     update_index = next(i for i, m in enumerate(messages) if number in m.get("text", ""))
-    assert update_index > 0  # after the bot's own answer
+    assert update_index == 0  # before the bot's own answer, which it would otherwise bury
+    assert messages[update_index]["text"].startswith("🔔 ")
+    assert messages[-1]["text"].startswith("안녕하세요, Nike 권리자님.")  # the greeting for a verified holder
     assert "'검토중'으로 바뀌었어요" in messages[update_index]["text"]
     assert "판매자 소명을 요청했어요" in messages[update_index]["text"]
     assert messages[update_index]["recipient_id"] == "brand-nike"

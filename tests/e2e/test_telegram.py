@@ -134,7 +134,9 @@ def test_a_25_mb_photo_is_refused_in_korean_and_the_report_goes_on(telegram_stac
     since = user.photo(jpeg(12))
     summary = user.text(since, "이대로 신고할까요")
     assert "사진 1장을 받았어요" in summary and "사진: 1장" in summary
+    # "아니요" at the summary asks what to change; [신고 취소] is one of the answers.
     since = user.tap(user.wait("이대로 신고할까요", since), "아니요")
+    since = user.tap(user.wait("무엇을 바꿀까요", since), "신고 취소")
     assert "신고를 취소했어요" in user.text(since, "취소")
 
 

@@ -26,6 +26,7 @@ def test_outside_business_hours_the_user_learns_when_agents_are_back(handoff_sta
     assert "지금은 상담원 근무 시간(월~금요일 09:00~18:00, 공휴일 제외)이 아니에요." in answer
     assert "상담원은 월요일(12월 7일) 오전 9시부터 답변해 드려요." in answer
     assert "대기열에 올려 두었어요" in answer
+    assert "가품 신고와 환불은 지금 바로 제가 도와드릴 수 있어요." in answer  # what the bot can do meanwhile
     view = handoff.open_for("web", "shopper-1")
     assert view.state == "waiting" and view.after_hours
     thread = desk.wait_topic("김민지(shopper-1) · 상담원 요청 · 영업시간 외")

@@ -215,3 +215,25 @@ def test_korean_datetime(dt, expected: str) -> None:
 def test_timezone_comes_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLEANBOT_TIMEZONE", "UTC")
     assert korean_datetime(datetime(2026, 11, 28, 20, 0, tzinfo=timezone.utc)) == "2026년 11월 28일 오후 8시"
+
+
+def test_day_ko_has_the_weekday_and_the_year_only_when_not_this_year() -> None:
+    from bot.replies.korean import day_ko
+
+    assert day_ko(date(2026, 12, 7), today=date(2026, 12, 2)) == "12월 7일(월)"
+    assert day_ko(date(2025, 12, 7), today=date(2026, 1, 2)) == "2025년 12월 7일(일)"
+    # Stored times are UTC: 20:00 UTC on Sunday is Monday in Seoul.
+    assert day_ko(datetime(2026, 12, 6, 20, 0, tzinfo=timezone.utc), today=date(2026, 12, 2)) == "12월 7일(월)"
+
+
+@pytest.mark.parametrize("word, expected", [
+    ("설화수 윤조에센스 90ml", "설화수 윤조에센스 90ml는"),  # 밀리리터
+    ("자음생크림 50ML", "자음생크림 50ML는"),
+    ("원두 500g", "원두 500g은"),  # 그램
+    ("쌀 5kg", "쌀 5kg은"),
+    ("30cm", "30cm는"),
+    ("충전기 25W", "충전기 25W는"),  # 와트
+    ("네버풀 MM", "네버풀 MM은"),  # a size, read 엠엠
+])
+def test_units_after_a_number_are_read_as_words(word: str, expected: str) -> None:
+    assert josa(word, "은/는") == expected

@@ -179,3 +179,15 @@ def test_shopper_report_cases_are_visible_to_the_brands_holders(db_url, orders_b
     assert view.source == "shopper_report" and view.report_count == 1 and view.holder_name is None
     with transaction() as session:
         assert cases.get_case_by_number(session, outcome.case_number).brand.name == "Nike"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("IPP 2026 1 어떻게 됐어요", "IPP-2026-000001"),
+    ("ipp-2026-123", "IPP-2026-000123"),
+    ("ipp2026 0042 상태", "IPP-2026-000042"),
+    ("IPP 케이스 어떻게 됐어요", None),
+    ("IPP 2026 0", None),
+    ("IPP 2026 1234567", None),
+])
+def test_a_loosely_written_case_number_is_guessed(text, expected):
+    assert ipp.guess_case_number(text) == expected

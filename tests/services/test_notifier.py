@@ -207,7 +207,8 @@ def test_the_rest_channel_appends_pending_updates_for_the_sender(db_url):
 
     _change(NIKE_LISTINGS[0], "under_review")
     messages = pending_updates("rest", "brand-nike")
-    assert len(messages) == 2 and all(m["recipient_id"] == "brand-nike" and m["text"] for m in messages)
+    assert len(messages) == 2 and all(m["recipient_id"] == "brand-nike" and m["text"].startswith("🔔 ")
+                                      for m in messages)
     assert pending_updates("rest", "brand-nike") == []
 
 
