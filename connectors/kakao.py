@@ -464,7 +464,7 @@ class KakaoSkill:
 
             result = await asyncio.to_thread(links.redeem_link_token, link.group(1), user, links.KAKAO)
             text = words.LINK_KO[result.status].format(name=result.customer_name or "")
-            return Reply(200, skill_body([{"simpleText": {"text": text}}]))
+            return Reply(200, (await self._built(user, late + [{"text": text}])).body)
 
         if isinstance(extra, str) and extra:
             from bot.services import telegram as keys
