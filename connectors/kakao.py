@@ -189,8 +189,11 @@ def build_response(messages: list[dict], key_for: Callable[[str], str] = lambda 
             outputs.append({"simpleImage": {"imageUrl": str(message["image"]), "altText": "이미지"}})
         more_outputs, more_replies = _button_outputs(list(message.get("buttons") or []), key_for, block_id, said)
         outputs.extend(more_outputs)
-        if more_replies:
-            replies = more_replies  # the buttons of the last message that has some are the ones to tap
+        # One row of quick replies per response: every message's, in order (a hand-back's rating and then the
+        # greeting's menu), without repeats, at most MAX_QUICK_REPLIES.
+        for reply in more_replies:
+            if len(replies) < MAX_QUICK_REPLIES and all(r["label"] != reply["label"] for r in replies):
+                replies.append(reply)
     outputs = _merge_texts(outputs)
     if not outputs:
         return Built(skill_body([{"simpleText": {"text": words.SORRY_KO}}]), None, said)
@@ -461,7 +464,7 @@ class KakaoSkill:
 
             result = await asyncio.to_thread(links.redeem_link_token, link.group(1), user, links.KAKAO)
             text = words.LINK_KO[result.status].format(name=result.customer_name or "")
-            return Reply(200, skill_body([{"simpleText": {"text": text}}]))
+            return Reply(200, (await self._built(user, late + [{"text": text}])).body)
 
         if isinstance(extra, str) and extra:
             from bot.services import telegram as keys

@@ -163,6 +163,7 @@ def running_telegram_stack(home: Path, extra_env: Optional[dict] = None, log_nam
     credentials = home / "credentials.yml"
     credentials.write_text(
         "connectors.rest.CleanBotRestInput:\n\n"
+        "connectors.kakao.KakaoSkillInput:\n\n"  # answers only with CLEANBOT_KAKAO_ENABLED=1 (the hand-over tests)
         "connectors.telegram.CleanBotTelegramInput:\n"
         f"  access_token: \"{fake.token}\"\n"
         f"  webhook_secret: \"{secret}\"\n"

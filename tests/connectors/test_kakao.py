@@ -391,3 +391,14 @@ def test_more_shows_what_did_not_fit_then_says_there_is_nothing_more(kakao_env):
     assert len(rasa.received) == 1
     run(skill, skill_request("네"))  # the quick reply's title, said in chat, is its payload
     assert rasa.received[-1].text == "/affirm"
+
+
+def test_quick_replies_of_every_message_are_combined_without_repeats():
+    rating = [{"title": f"{n}점", "payload": f"/rate{n}"} for n in range(1, 6)]
+    menu = [{"title": "가품 신고하기", "payload": "/report_counterfeit"}, {"title": "5점", "payload": "/rate5"},
+            {"title": "권리자 인증하기", "payload": "/register_brand_owner"}]
+    built = build_response([{"text": "상담은 어떠셨나요?", "buttons": rating}, {"text": "무엇을 도와드릴까요?", "buttons": menu}])
+    assert [r["label"] for r in built.body["template"]["quickReplies"]] == [
+        "1점", "2점", "3점", "4점", "5점", "가품 신고하기", "권리자 인증하기"]
+    many = build_response([{"text": "골라 주세요", "buttons": [{"title": f"{n}번", "payload": f"/n{n}"} for n in range(12)]}])
+    assert len(many.body["template"]["quickReplies"]) == 10

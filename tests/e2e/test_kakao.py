@@ -9,15 +9,13 @@ a wrong secret, a huge utterance and a photo from another host."""
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import os
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -31,7 +29,7 @@ from bot.services import cases, reports
 from bot.settings import PROJECT_ROOT
 from tests.conftest import _prepare
 from tests.connectors.conftest import jpeg
-from tests.connectors.fake_kakao import FakeKakao
+from tests.connectors.fake_kakao import FakeKakao, OpenBuilder, text_of
 
 pytestmark = pytest.mark.e2e
 
@@ -87,83 +85,8 @@ def kakao_stack(tmp_path_factory):
             dispose_engines()
 
 
-_callback_ids = itertools.count(1)
-
-
-@dataclass
-class OpenBuilder:
-    """A KakaoTalk user talking through Open Builder: skill requests as it sends them, the callback followed."""
-
-    stack: KakaoStack
-    user: str
-    callback: bool = True
-    paths: list = field(default_factory=list)  # "inline" or "callback", per message
-
-    def request(self, utterance: str, params: Optional[dict] = None, extra: Optional[dict] = None,
-                callback_url: Optional[str] = None) -> dict:
-        body: dict[str, Any] = {
-            "intent": {"id": BLOCK_ID, "name": "폴백 블록"},
-            "userRequest": {
-                "timezone": "Asia/Seoul", "params": {"ignoreMe": "true"},
-                "block": {"id": BLOCK_ID, "name": "폴백 블록"}, "utterance": utterance, "lang": "ko",
-                "user": {"id": self.user, "type": "botUserKey",
-                         "properties": {"botUserKey": self.user, "plusfriendUserKey": "pf" + self.user[-8:]}},
-            },
-            "contexts": [],
-            "bot": {"id": "5f00000000000000000000bb", "name": "클린봇"},
-            "action": {"name": "cleanbot_skill", "clientExtra": extra, "params": params or {},
-                       "id": "5f00000000000000000000cc", "detailParams": {}},
-        }
-        if callback_url:
-            body["userRequest"]["callbackUrl"] = callback_url
-        return body
-
-    def post(self, body: dict, secret: Optional[str] = SECRET, raw: Optional[bytes] = None) -> tuple[int, dict]:
-        headers = {"Content-Type": "application/json"}
-        if secret is not None:
-            headers["X-Cleanbot-Kakao-Secret"] = secret
-        request = urllib.request.Request(self.stack.skill_url, data=raw or json.dumps(body).encode(), headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as reply:
-                return reply.status, json.loads(reply.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"{}")
-
-    def say(self, utterance: str = "", params: Optional[dict] = None, extra: Optional[dict] = None) -> dict:
-        """The template the user ends up seeing: inline, or what arrives at the callback URL."""
-        path = f"/callback/{next(_callback_ids)}"
-        started = time.monotonic()
-        status, body = self.post(self.request(utterance, params, extra,
-                                              f"{self.stack.kakao.url}{path}" if self.callback else None))
-        assert status == 200, body
-        assert time.monotonic() - started < 5, "Open Builder waits 5 seconds"
-        if body.get("useCallback"):
-            assert body == {"version": "2.0", "useCallback": True, "data": {"text": "확인하고 있어요…"}}
-            self.paths.append("callback")
-            posted = self.stack.kakao.wait_callback(path, 60)
-            assert len(posted) == 1
-            body = posted[0]
-        else:
-            self.paths.append("inline")
-        assert body["version"] == "2.0" and 1 <= len(body["template"]["outputs"]) <= 3
-        for reply in body["template"].get("quickReplies", []):
-            assert len(reply["label"]) <= 14
-        return body["template"]
-
-    def tap(self, template: dict, title_part: str) -> dict:
-        """Taps a quick reply or a listCard item whose title has `title_part`, as Kakao sends the tap."""
-        choices = list(template.get("quickReplies", []))
-        for output in template["outputs"]:
-            choices.extend(output.get("listCard", {}).get("items", []))
-            for card in output.get("carousel", {}).get("items", []):
-                choices.extend(card.get("buttons", []))
-        choice = next(c for c in choices if title_part in (c.get("label") or c.get("messageText") or c.get("title", "")))
-        assert choice["action"] == "block" and choice["blockId"] == BLOCK_ID
-        return self.say(choice["messageText"], extra=choice["extra"])
-
-
-def text_of(template: dict) -> str:
-    return "\n".join(o["simpleText"]["text"] for o in template["outputs"] if "simpleText" in o)
+def builder(stack: KakaoStack, user: str, callback: bool = True) -> OpenBuilder:
+    return OpenBuilder(stack.skill_url, stack.kakao, user, SECRET, BLOCK_ID, callback)
 
 
 def cleanbot(stack: KakaoStack, *args: str) -> str:
@@ -190,7 +113,7 @@ def tracker_texts(stack: KakaoStack, user: str) -> list[str]:
 
 def test_a_shopper_links_reports_a_fake_with_photos_and_gets_the_refund(kakao_stack, orders_by_customer):
     order = _order(orders_by_customer, "shopper-1", 5)
-    user = OpenBuilder(kakao_stack, "kb" + "a1" * 20)
+    user = builder(kakao_stack, "kb" + "a1" * 20)
     issued = json.loads(cleanbot(kakao_stack, "shopper", "link-code", "shopper-1", "--json"))
     linked = user.say(f"연동 {issued['code']}")
     assert text_of(linked) == "김민지님, 마켓플레이스 계정이 카카오톡에 연동됐어요. 이제 여기서 가품 신고와 환불 신청을 바로 하실 수 있어요."
@@ -222,13 +145,13 @@ def test_a_shopper_links_reports_a_fake_with_photos_and_gets_the_refund(kakao_st
 
 
 def test_an_unlinked_shopper_is_told_how_to_link(kakao_stack):
-    user = OpenBuilder(kakao_stack, "kb" + "b2" * 20)
+    user = builder(kakao_stack, "kb" + "b2" * 20)
     answer = text_of(user.say("최근 주문 보여주세요"))
     assert "아직 마켓플레이스 계정이 연동되지 않았어요" in answer and "'연동 123456'처럼 보내 주시면" in answer
 
 
 def test_a_wrong_secret_is_refused_and_nothing_reaches_the_bot(kakao_stack):
-    user = OpenBuilder(kakao_stack, "kb" + "c3" * 20)
+    user = builder(kakao_stack, "kb" + "c3" * 20)
     assert user.post(user.request("안녕하세요"), secret="not-the-secret") == (403, {"error": "forbidden", "code": "forbidden"})
     assert user.post(user.request("안녕하세요"), secret=None)[0] == 403
     with contextlib.suppress(urllib.error.HTTPError):
@@ -236,7 +159,7 @@ def test_a_wrong_secret_is_refused_and_nothing_reaches_the_bot(kakao_stack):
 
 
 def test_a_huge_utterance_is_cut_and_answered(kakao_stack):
-    user = OpenBuilder(kakao_stack, "kb" + "d4" * 20)
+    user = builder(kakao_stack, "kb" + "d4" * 20)
     template = user.say("가품 " * 15_000)  # 45,000 characters, 90 KB of JSON
     assert text_of(template)
     said = tracker_texts(kakao_stack, user.user)
@@ -244,7 +167,7 @@ def test_a_huge_utterance_is_cut_and_answered(kakao_stack):
 
 
 def test_a_photo_from_another_host_is_refused(kakao_stack):
-    user = OpenBuilder(kakao_stack, "kb" + "e5" * 20)
+    user = builder(kakao_stack, "kb" + "e5" * 20)
     with transaction() as session:
         photos_before = len(session.execute(select(Photo.sha256)).all())
     template = user.say("https://evil.example/fake.jpg")
@@ -258,7 +181,7 @@ def test_a_photo_from_another_host_is_refused(kakao_stack):
 
 
 def test_a_rights_holders_status_update_comes_with_the_next_answer(kakao_stack):
-    user = OpenBuilder(kakao_stack, "kb" + "f6" * 20)
+    user = builder(kakao_stack, "kb" + "f6" * 20)
     with transaction() as session:
         brand = session.execute(select(Brand).where(Brand.name == "Samsung")).scalar_one()
         holder = RightsHolder(name="Samsung 권리자 카카오", brand_id=brand.id, verified_at=utcnow())

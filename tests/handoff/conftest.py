@@ -82,7 +82,9 @@ def handoff_stack(tmp_path_factory, request):
     env = {"TELEGRAM_AGENT_CHAT_ID": str(AGENT_CHAT), "TELEGRAM_SUPERVISOR_IDS": str(AGENT),
            "CLEANBOT_BUSINESS_HOURS": hours, "CLEANBOT_HANDOFF_INTERVAL_SECONDS": "0.5",
            # The tests' unlinked users ask for a person more often than the anonymous cap allows (issue #11).
-           "CLEANBOT_HANDOFF_ANONYMOUS_PER_HOUR": "10"}
+           "CLEANBOT_HANDOFF_ANONYMOUS_PER_HOUR": "10",
+           # KakaoTalk users are handed over too (tests/handoff/test_kakao.py; demo mode: no secret needed).
+           "CLEANBOT_KAKAO_ENABLED": "1", "CLEANBOT_KAKAO_CALLBACK_SECONDS": "30"}
     fake_now = getattr(request.module, "FAKE_NOW", None)
     if fake_now:  # the servers and this process read one stopped clock (bot/clock.py)
         env["CLEANBOT_FAKE_NOW"] = fake_now

@@ -96,6 +96,19 @@ def test_nobody_connected_means_no_database_work(db_url, monkeypatch):
     assert asyncio.run(_channel(FakeSio(), {}).push_once()) == 0
 
 
+def test_a_recall_notice_goes_to_the_page_with_its_refund_button(db_url):
+    from bot.services import identity, inspections
+
+    identity.remember_web_customer("shopper-5")
+    inspections.add("1005006000123456", "fake", "한국소비자검사원")
+    sio = FakeSio()
+    assert asyncio.run(_channel(sio, {"shopper-5": ["sid-r"]}).push_once()) == 1
+    [(event, data, to)] = sio.calls
+    assert (event, to) == ("bot_uttered", "sid-r")
+    assert data["text"].startswith("[리콜 안내] ") and [b["title"] for b in data["buttons"]] == ["환불받기"]
+    assert data["buttons"][0]["payload"].startswith('/claim_recall{"order_number":"')
+
+
 def test_socket_messages_may_carry_a_full_set_of_photos(monkeypatch):
     monkeypatch.setenv("CLEANBOT_PHOTO_MAX_BYTES", str(10 * 1024 * 1024))
     monkeypatch.setenv("CLEANBOT_PHOTOS_PER_REPORT", "5")
