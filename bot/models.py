@@ -4,9 +4,6 @@ All times are naive UTC (`bot.clock.utcnow`); replies convert them to Asia/Seoul
 """
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Optional
-
 from sqlalchemy import (
     JSON,
     CheckConstraint,

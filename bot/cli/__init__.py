@@ -5,7 +5,6 @@ bot.cli.common.add); the shared helpers live in bot.cli.common, so no command mo
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Optional
 
 

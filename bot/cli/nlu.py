@@ -1,7 +1,6 @@
 """`cleanbot eval nlu|faq` and `cleanbot models fetch` (registered from bot.cli.build_parser)."""
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import math

@@ -154,14 +154,6 @@ def cmd_link_token(args) -> int:
     return 0
 
 
-def _subcommands(sub, name: str, help_text: str, dest: str):
-    """The sub-commands of `name`, made here or reused if another module made them."""
-    parser = sub.choices.get(name)
-    if parser is None:
-        return sub.add_parser(name, help=help_text).add_subparsers(dest=dest, required=True)
-    return next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-
-
 def register(sub, add) -> None:
     """Adds `telegram` and `shopper link-token` to cleanbot's sub-commands (`add` is bot.cli.common.add)."""
     telegram = _subcommands(sub, "telegram", "텔레그램 채널", "telegram_command")

@@ -32,7 +32,6 @@ from bot.models import (
     IppCase,
     Listing,
     RecallNotice,
-    Report,
 )
 from bot.replies.inspections import RESULT_KO
 from bot.replies.korean import josa

@@ -18,7 +18,6 @@ from typing import Optional
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from bot.clock import utcnow
 from bot.db import serialize, transaction
 from bot.models import CaseEvent, ChatIdentity, Customer, IppCase, Notification, Order, RecallNotice, Refund, Report
 from bot.replies import recall as texts

@@ -4,7 +4,7 @@ The checks, the report, the case link and the refund are one transaction; the un
 on reports and refunds is what makes a retried, duplicated or concurrent claim pay once."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Optional
 

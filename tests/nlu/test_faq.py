@@ -94,12 +94,22 @@ def _run_action(text: str) -> list[dict]:
     return dispatcher.messages
 
 
-def test_action_answers_a_policy_question():
+# The action reads who is asking (shopper, rights holder or visitor) from the database: db_url.
+def test_action_answers_a_policy_question(db_url):
     messages = _run_action("받은 지 석 달 지난 주문도 환불돼요?")
     assert "90일" in messages[0]["text"]
 
 
-def test_action_offers_a_person_when_not_sure():
+def test_action_offers_a_person_when_not_sure_and_agents_are_there(db_url, monkeypatch):
+    monkeypatch.setenv("TELEGRAM_AGENT_CHAT_ID", "-1001234567890")
     messages = _run_action("ㅁㄴㅇㄹ ㅁㄴㅇㄹ")
     assert "상담원" in messages[0]["text"]
     assert messages[0]["buttons"][0]["payload"] == "/request_human"
+
+
+def test_without_agents_the_action_offers_the_bot_s_own_tasks(db_url, monkeypatch):
+    monkeypatch.delenv("TELEGRAM_AGENT_CHAT_ID", raising=False)
+    messages = _run_action("ㅁㄴㅇㄹ ㅁㄴㅇㄹ")
+    assert "상담원" not in messages[0]["text"]
+    assert "/request_human" not in [b["payload"] for b in messages[0]["buttons"]]
+    assert "/report_counterfeit" in [b["payload"] for b in messages[0]["buttons"]]
