@@ -344,7 +344,10 @@ class Notification(Base):
 
     __tablename__ = "notifications"
     id = Column(Integer, primary_key=True)
-    case_event_id = Column(Integer, ForeignKey("case_events.id"), nullable=False)
+    # What it announces: a case event (status updates, recalls), or a topic of its own such as
+    # "refund-decision:RPT-2026-000001" (exactly one of the two).
+    case_event_id = Column(Integer, ForeignKey("case_events.id"))
+    topic = Column(String(80))
     identity_id = Column(Integer, ForeignKey("chat_identities.id"), nullable=False)
     text = Column(Text, nullable=False)
     created_at = Column(DateTime, nullable=False)
@@ -355,7 +358,11 @@ class Notification(Base):
     # Buttons sent with the text ([{"title", "payload"}]): the recall's one-tap refund.
     buttons = Column(JSON(none_as_null=True))
     # At most one message per change and recipient, however often it is retried.
-    __table_args__ = (UniqueConstraint("case_event_id", "identity_id", name="uq_notification_once"),)
+    __table_args__ = (
+        UniqueConstraint("case_event_id", "identity_id", name="uq_notification_once"),
+        UniqueConstraint("topic", "identity_id", name="uq_notification_topic_once"),
+        CheckConstraint("(case_event_id IS NULL) <> (topic IS NULL)", name="ck_notification_about"),
+    )
 
 
 class RecallNotice(Base):

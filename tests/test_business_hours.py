@@ -85,10 +85,10 @@ def test_the_holidays_boundary_in_utc_too():
 
 
 def test_the_refund_date_promised_to_a_shopper_skips_seollal():
-    from bot.replies.shopper import money_expected_by
+    from bot.replies.refund import money_expected_by
 
     # Granted Friday 5 February 2027, 10:00 in Seoul: three business days are the 10th, 11th and 12th.
-    assert money_expected_by(datetime(2027, 2, 5, 1, 0)) == "2027년 2월 12일"
+    assert money_expected_by(datetime(2027, 2, 5, 1, 0)) == "2027년 2월 12일(금)"
 
 
 def test_agents_are_off_on_public_holidays_and_back_after_them():

@@ -1,12 +1,12 @@
 """Korean sentences about the domain, shared by actions, notifications and the command line."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Optional
 
 from bot.business_hours import business_days_after
 from bot.clock import to_local, utcnow
 from bot.replies.korean import day_ko, josa, won
+from bot.replies.refund import money_expected_by
 from bot.services.orders import Eligibility, OrderView
 from bot.services.reports import ReportOutcome, ReportView
 from bot.settings import get_settings
@@ -78,12 +78,6 @@ def eligibility_problem(check: Eligibility) -> str:
             "결정됐어요. 환불은 주문당 한 번만 신청할 수 있어요. 결과에 대해 문의하시려면 '상담원 연결'이라고 말씀해 주세요."
         )
     raise ValueError(check.problem)
-
-
-def money_expected_by(granted_at: Optional[datetime] = None) -> str:
-    """The last day the money reaches the card or account: one date, never a date and a range besides."""
-    settings = get_settings()
-    return day_ko(business_days_after(to_local(granted_at or utcnow()), settings.refund_days_to_money))
 
 
 def report_outcome(outcome: ReportOutcome) -> str:

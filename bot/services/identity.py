@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
@@ -97,3 +97,15 @@ def remember_web_customer(sender_id: str) -> None:
 def resolve(rasa_channel: Optional[str], sender_id: str) -> Who:
     with transaction() as session:
         return resolve_in(session, channel_kind(rasa_channel), sender_id)
+
+
+def customer_identity_ids(session: Session, customer_id: str) -> list[int]:
+    """The customer's chat accounts, for messages they did not ask for (recalls, refund decisions): linked
+    Telegram and KakaoTalk accounts, and the web chat if they have used it (there the sender id is the
+    customer id)."""
+    return list(session.execute(
+        select(ChatIdentity.id).where(or_(
+            ChatIdentity.customer_id == customer_id,
+            (ChatIdentity.channel == "web") & (ChatIdentity.external_id == customer_id),
+        )).order_by(ChatIdentity.id)
+    ).scalars())

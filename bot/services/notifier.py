@@ -64,8 +64,9 @@ def _pending_query(now):
     return (
         select(Notification, ChatIdentity.channel, ChatIdentity.external_id, IppCase.number)
         .join(ChatIdentity, ChatIdentity.id == Notification.identity_id)
-        .join(CaseEvent, CaseEvent.id == Notification.case_event_id)
-        .join(IppCase, IppCase.id == CaseEvent.case_id)
+        # Outer joins: a topic row (a held refund's decision) has no case event.
+        .outerjoin(CaseEvent, CaseEvent.id == Notification.case_event_id)
+        .outerjoin(IppCase, IppCase.id == CaseEvent.case_id)
         .where(
             Notification.delivered_at.is_(None),
             Notification.next_attempt_at <= now,

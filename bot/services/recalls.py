@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Optional
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.db import serialize, transaction
-from bot.models import CaseEvent, ChatIdentity, Customer, IppCase, Notification, Order, RecallNotice, Refund, Report
+from bot.models import CaseEvent, Customer, IppCase, Notification, Order, RecallNotice, Refund, Report
 from bot.replies import recall as texts
 from bot.services import audit
+from bot.services.identity import customer_identity_ids
 from bot.settings import get_settings
 
 
@@ -45,17 +46,6 @@ def _eligible_orders(session: Session, listing_id: str, now: datetime) -> list[O
     ).scalars())
 
 
-def _identities(session: Session, customer_id: str) -> list[int]:
-    """The buyer's chat accounts: a linked Telegram account, and the web chat if they have used it
-    (there the sender id is the customer id)."""
-    return list(session.execute(
-        select(ChatIdentity.id).where(or_(
-            ChatIdentity.customer_id == customer_id,
-            (ChatIdentity.channel == "web") & (ChatIdentity.external_id == customer_id),
-        )).order_by(ChatIdentity.id)
-    ).scalars())
-
-
 def write_notices(session: Session, case: IppCase, event: CaseEvent) -> int:
     """Recall notices (and their outbox rows) for the case's listing, in the caller's transaction. Returns
     how many orders got one."""
@@ -68,7 +58,7 @@ def write_notices(session: Session, case: IppCase, event: CaseEvent) -> int:
     for order in _eligible_orders(session, case.listing_id, now):
         by_customer[order.customer_id].append(order)
     for customer_id, orders in by_customer.items():
-        identity_ids = _identities(session, customer_id)
+        identity_ids = customer_identity_ids(session, customer_id)
         for order in orders:
             session.add(RecallNotice(order_number=order.number, customer_id=customer_id, case_id=case.id,
                                      case_event_id=event.id, reached=len(identity_ids), created_at=now))

@@ -15,10 +15,12 @@ from sqlalchemy.orm import Session
 from bot.clock import utcnow
 from bot.db import serialize, transaction
 from bot.replies.korean import josa
+from bot.replies import refund as replies
 from bot.replies.recall import CLAIM_DESCRIPTION
-from bot.models import IppCase, Listing, Order, Photo, RecallNotice, Refund, Report, ReportPhoto
+from bot.models import IppCase, Listing, Notification, Order, Photo, RecallNotice, Refund, Report, ReportPhoto
 from bot.services import audit, cases
 from bot.services.errors import ServiceError
+from bot.services.identity import customer_identity_ids
 from bot.services.numbers import public_number
 from bot.services.orders import Eligibility, eligibility_in
 from bot.settings import get_settings
@@ -259,14 +261,20 @@ def decide_held_refund(number: str, approve: bool, actor: str, reason: Optional[
         if report.refund_status != "held":
             state = {"granted": "이미 환불된", "rejected": "이미 환불이 거절된"}[report.refund_status]
             raise ReportActionError(f"{josa(report.number, '은/는')} {state} 신고라서 다시 결정할 수 없어요.")
+        now = utcnow()
+        order = session.get(Order, report.order_number)
         if approve:
-            order = session.get(Order, report.order_number)
             report.refund_status = "granted"
             session.add(Refund(order_number=report.order_number, report_id=report.id, amount_krw=order.amount_krw,
-                               approved_by=actor, created_at=utcnow()))
+                               approved_by=actor, created_at=now))
         else:
             report.refund_status = "rejected"
             report.hold_reason = (report.hold_reason or "") + f" / 거절 사유: {reason}"
+        # The shopper was promised the result: told on every linked chat account, in this transaction.
+        text = replies.held_refund_decided(report.number, approve, order.amount_krw, now, reason)
+        for identity_id in customer_identity_ids(session, report.customer_id):
+            session.add(Notification(topic=f"refund-decision:{report.number}", identity_id=identity_id, text=text,
+                                     created_at=now, next_attempt_at=now, attempts=0))
         session.flush()
         audit.record(session, actor, "refund.approved" if approve else "refund.rejected", report.number,
                      {"reason": reason})

@@ -226,3 +226,68 @@ def test_claiming_again_after_a_rejection_is_refused_with_the_reason(db_url, ord
     waiting = reports.file_report("shopper-1", other["number"], "가짜")
     assert waiting.status == "held"
     assert reports.file_report("shopper-1", other["number"], "또").status == "already_reported"
+
+
+def _chat_accounts(customer_id: str) -> None:
+    """The shopper has used the web chat and linked a Telegram account."""
+    from bot.models import ChatIdentity
+    from bot.services.identity import get_or_create_identity
+
+    with transaction() as session:
+        get_or_create_identity(session, "web", customer_id)
+        session.add(ChatIdentity(channel="telegram", external_id="777001", customer_id=customer_id,
+                                 created_at=utcnow()))
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_the_shopper_hears_the_decision_on_every_linked_account_once(db_url, orders_by_customer, monkeypatch,
+                                                                      approve):
+    from bot.replies.refund import money_expected_by
+    from bot.services import notifier
+
+    number, order = _held(orders_by_customer, monkeypatch)
+    _chat_accounts("shopper-1")
+    reports.decide_held_refund(number, approve=approve, actor="agent:1", reason=None if approve else "반복 신고")
+    with pytest.raises(reports.ReportActionError):
+        reports.decide_held_refund(number, approve=approve, actor="agent:2", reason="다시")
+    [web] = notifier.take_pending_for("web", "shopper-1")
+    assert notifier.take_pending_for("web", "shopper-1") == []  # delivered once
+    [telegram] = notifier.due("telegram")
+    assert (telegram.external_id, telegram.text, telegram.case_number) == ("777001", web.text, "")
+    if approve:
+        assert web.text == (f"기다려 주셔서 감사해요. {number} 신고의 환불이 승인됐어요.\n"
+                            f"{order['amount_krw']:,}원을 환불해 드렸고, 결제하신 수단으로 "
+                            f"{money_expected_by()}까지 들어와요.")
+    else:
+        assert web.text == (f"기다려 주셔서 감사해요. {number} 신고를 검토했지만 이번에는 환불해 드리기 어려워요.\n"
+                            "사유: 반복 신고\n다시 확인이 필요하시면 '상담원 연결'이라고 보내 주세요.")
+
+
+def test_a_decision_for_a_shopper_without_chat_accounts_is_still_made(db_url, orders_by_customer, monkeypatch):
+    from bot.models import Notification
+
+    number, _order_row = _held(orders_by_customer, monkeypatch)
+    assert reports.decide_held_refund(number, approve=True, actor="agent:1").refund_status == "granted"
+    with transaction() as session:
+        assert session.execute(select(func.count(Notification.id)).where(Notification.topic.is_not(None))).scalar_one() == 0
+
+
+def test_the_database_refuses_a_notification_about_nothing_or_twice_about_one_topic(db_url):
+    from sqlalchemy.exc import IntegrityError
+
+    from bot.models import ChatIdentity, Notification
+
+    with transaction() as session:
+        identity = ChatIdentity(channel="web", external_id="shopper-2", created_at=utcnow())
+        session.add(identity)
+        session.flush()
+        identity_id = identity.id
+    row = dict(identity_id=identity_id, text="x", created_at=utcnow(), next_attempt_at=utcnow(), attempts=0)
+    with pytest.raises(IntegrityError):
+        with transaction() as session:
+            session.add(Notification(**row))  # neither a case event nor a topic
+    with transaction() as session:
+        session.add(Notification(topic="refund-decision:RPT-2026-000009", **row))
+    with pytest.raises(IntegrityError):
+        with transaction() as session:
+            session.add(Notification(topic="refund-decision:RPT-2026-000009", **row))
