@@ -32,7 +32,7 @@ def report_ko(report) -> str:
 def public_summary_ko(report) -> str:
     """For shoppers: what the programme is and what it did, figures only (no names)."""
     if report.refunds_paid:
-        refunds = (f"구매자 신고 {report.reports:,}건을 받아 {report.refunds_paid:,}건, "
+        refunds = (f"구매자 신고 {report.reports:,}건을 받았고, {report.refunds_paid:,}건에 "
                    f"모두 {won(report.refunds_krw)}을 환불해 드렸어요.")
     else:
         refunds = f"구매자 신고는 {report.reports:,}건 받았어요."

@@ -19,7 +19,7 @@ def test_the_public_summary_is_figures_only_in_three_lines():
     assert public_summary_ko(WHOLE) == (
         "클린 프로젝트는 가품을 찾아 내리고, 가품을 산 분께 100% 환불해 드리는 프로그램이에요.\n"
         "최근 60일 동안 가품 의심 상품 1,204개를 내리고 브랜드 37곳을 보호했어요.\n"
-        "구매자 신고 880건을 받아 812건, 모두 96,540,000원을 환불해 드렸어요.")
+        "구매자 신고 880건을 받았고, 812건에 모두 96,540,000원을 환불해 드렸어요.")
 
 
 def test_a_brand_s_share():
