@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -121,7 +122,8 @@ def test_a_shopper_links_reports_a_fake_with_photos_and_gets_the_refund(kakao_st
     asked = user.say("가품 받은 것 같아요")
     assert "어떤 주문을 신고하시겠어요" in text_of(asked)
     listed = [i for o in asked["outputs"] for i in o.get("listCard", {}).get("items", [])]
-    assert any(order["product_name"].startswith(i["title"].rstrip("…")) for i in listed)
+    # Titles are numbered as in the list ("2. 상품명"), so "2번" works too; long ones are cut with "…".
+    assert any(order["product_name"].startswith(re.sub(r"^\d+\. ", "", i["title"]).rstrip("…")) for i in listed)
     confirmed = user.tap(asked, order["product_name"][:10])
     assert "주문을 확인했어요" in text_of(confirmed) and f"{order['amount_krw']:,}원" in text_of(confirmed)
     assert "사진" in text_of(user.say("로고 위치가 정품이랑 다르고 박음질이 엉망이에요"))
