@@ -327,7 +327,7 @@ def evaluate_faq(heldout: Path = FAQ_HELDOUT, faq_file: Optional[Path] = None, u
 
     pairs = load_faq_paraphrases(heldout)
     index = faq.get_index(faq_file or faq.FAQ_FILE, use_encoder=use_encoder, encoder_name=encoder_name)
-    threshold = faq.DEFAULT_THRESHOLD if threshold is None else threshold
+    threshold = index.threshold if threshold is None else threshold
     times, predicted, confident = [], [], []
     index.search("환불 규정", threshold)  # warm-up
     for text, _ in pairs:

@@ -334,7 +334,8 @@ def _scores(examples: Sequence[Example], parsed: Sequence[dict]) -> dict:
     intents = intent_metrics([e.intent for e in examples], [(p.get("intent") or {}).get("name") or "" for p in parsed])
     entities = entity_metrics([e.entities for e in examples], [p.get("entities") or [] for p in parsed])
     return {"intent_macro_f1": intents["macro_f1"], "intent_accuracy": intents["accuracy"],
-            "entity_f1": entities["micro_f1"], "entities": entities["gold"]}
+            "entity_f1": entities["micro_f1"], "entities": entities["gold"],
+            "confusions": intents["confusions"][:5]}
 
 
 def evaluate(examples: Sequence[Example], parse: Callable[[Sequence[str]], list[dict]],
@@ -406,4 +407,7 @@ def format_report(r: dict) -> str:
             if before else "-"
         lines.append(f"{name:<22} {row['changed']:>7} {row['intent_macro_f1']:9.3f} {row['delta_intent_macro_f1']:+7.3f} "
                      f"{row['entity_f1']:9.3f} {row['delta_entity_f1']:+7.3f}   {detail}")
+        if row.get("confusions"):
+            lines.append(" " * 24 + "most confused: " + ", ".join(
+                f"{c['gold']}→{c['predicted']} {c['count']}" for c in row["confusions"]))
     return "\n".join(lines)
