@@ -87,4 +87,4 @@ def test_the_refund_date_promised_to_a_shopper_skips_seollal():
     from bot.replies.shopper import money_expected_by
 
     # Granted Friday 5 February 2027, 10:00 in Seoul: three business days are the 10th, 11th and 12th.
-    assert money_expected_by(datetime(2027, 2, 5, 1, 0)) == "2027년 2월 12일"
+    assert money_expected_by(datetime(2027, 2, 5, 1, 0)) == "2027년 2월 12일(금)"  # another year: with the year
