@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, FollowupAction, SlotSet
+from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -102,17 +102,11 @@ class ActionFallback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         misses = consecutive_fallbacks(tracker.events)
-        second = misses >= FALLBACKS_BEFORE_HANDOVER and misses % FALLBACKS_BEFORE_HANDOVER == 0
-        if second and get_settings().handoff_enabled:
-            return hand_over(dispatcher, tracker, "fallback", lead=words.FALLBACK_LEAD_KO)
-        loop = (tracker.active_loop or {}).get("name")
-        if loop:
-            # Mid-form a message the classifier is unsure of is still the answer to the form's question
-            # ("ZZZZ2222" for a code): the form reads it and says itself what is wrong with it.
-            return [FollowupAction(loop)]
         # Never the same fallback twice in a row: every second one hands over, or, with no desk to hand
         # over to, shows the main tasks as buttons.
-        if second:
+        if misses >= FALLBACKS_BEFORE_HANDOVER and misses % FALLBACKS_BEFORE_HANDOVER == 0:
+            if get_settings().handoff_enabled:
+                return hand_over(dispatcher, tracker, "fallback", lead=words.FALLBACK_LEAD_KO)
             person = who(tracker)
             dispatcher.utter_message(text=first_contact.FALLBACK_AGAIN,
                                      buttons=first_contact.main_tasks(person.is_rights_holder, handoff=False))

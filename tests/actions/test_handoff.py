@@ -93,11 +93,3 @@ def test_without_agents_the_second_fallback_shows_the_main_tasks_not_the_same_wo
     assert [b["payload"] for b in answers[1]["buttons"]] == [
         "/report_counterfeit", "/list_orders", "/check_report_status", "환불 규정 알려줘"]
     assert handoff.open_for("web", "shopper-1") is None
-
-
-def test_mid_form_an_unsure_message_goes_to_the_form_as_its_answer(db_url, monkeypatch):
-    monkeypatch.delenv("TELEGRAM_AGENT_CHAT_ID", raising=False)
-    events, dispatcher = run(ActionFallback(), tracker("holder-new-1", [user("nlu_fallback", "ZZZZ2222")],
-                                                       active_loop={"name": "brand_owner_form"}))
-    assert events == [{"event": "followup", "timestamp": None, "name": "brand_owner_form"}]
-    assert dispatcher.messages == []
