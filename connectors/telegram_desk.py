@@ -81,8 +81,9 @@ def parse_command(text: str) -> tuple[Optional[str], str]:
 def _case_state(text: str) -> str:
     from bot.services.cases import STATE_KO
 
-    by_korean = {ko: state for state, ko in STATE_KO.items()}
-    return by_korean.get(text, text.lower())
+    # Agents type the Korean name with or without its space ("조치완료", "조치 완료").
+    by_korean = {ko.replace(" ", ""): state for state, ko in STATE_KO.items()}
+    return by_korean.get(text.replace(" ", ""), text.lower())
 
 
 def _agent_name(user: User) -> str:

@@ -13,7 +13,7 @@ def _outcome_text(outcome) -> str:
     lines = [f"검사 #{outcome.id} · 상품 {outcome.listing_id} · {RESULT_KO[outcome.result]} · {outcome.agency}"
              + (f" · 사진 {outcome.photo_count}장" if outcome.photo_count else "")]
     if outcome.decided:
-        lines.append(f"{outcome.case_number} 케이스를 조치완료로 결정했어요"
+        lines.append(f"{outcome.case_number} 케이스를 조치 완료로 결정했어요"
                      + (" (검사로 새로 접수)" if outcome.opened else "")
                      + f". 상품 삭제, 판매자 제재 1회, 리콜 안내 {outcome.recalls}건.")
     elif outcome.case_number:

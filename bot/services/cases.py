@@ -17,9 +17,9 @@ from bot.settings import get_settings
 
 STATE_KO = {
     "submitted": "접수",
-    "under_review": "검토중",
-    "info_requested": "보완요청",
-    "action_taken": "조치완료",
+    "under_review": "검토 중",
+    "info_requested": "보완 요청",
+    "action_taken": "조치 완료",
     "rejected": "반려",
     "counter_notice": "이의신청",
     "upheld": "조치유지",

@@ -23,7 +23,7 @@ def test_a_fake_with_a_photo_decides_the_case(db_url, tmp_path):
     lines = result.stdout.splitlines()
     assert lines[0] == "검사 #1 · 상품 1005006000123456 · 가품 · 한국소비자검사원 · 사진 1장"
     assert lines[1].startswith("IPP-") and lines[1].endswith(
-        " 케이스를 조치완료로 결정했어요 (검사로 새로 접수). 상품 삭제, 판매자 제재 1회, 리콜 안내 2건.")
+        " 케이스를 조치 완료로 결정했어요 (검사로 새로 접수). 상품 삭제, 판매자 제재 1회, 리콜 안내 2건.")
     listed = json.loads(cleanbot("inspections", "list", "--brand", "nike", "--json").stdout)
     assert [(r["listing_id"], r["result"], r["order_ref"], r["photo_count"]) for r in listed] == [(AF1, "fake", "TB-1", 1)]
 

@@ -259,7 +259,7 @@ def test_a_state_change_by_the_cli_reaches_the_holder_with_the_next_message(chat
     assert update_index == 0  # before the bot's own answer, which it would otherwise bury
     assert messages[update_index]["text"].startswith("🔔 ")
     assert messages[-1]["text"].startswith("안녕하세요, Nike 권리자님.")  # the greeting for a verified holder
-    assert "'검토중'으로 바뀌었어요" in messages[update_index]["text"]
+    assert "'검토 중'으로 바뀌었어요" in messages[update_index]["text"]
     assert "판매자 소명을 요청했어요" in messages[update_index]["text"]
     assert messages[update_index]["recipient_id"] == "brand-nike"
     assert number not in chat.text("감사합니다")  # delivered once

@@ -184,7 +184,7 @@ def test_a_rights_holder_gets_the_status_update_after_cleanbot_cases_set_status(
     stack.fake.wait_text(holder, "새로 접수되었어요")
     since = time.monotonic()
     cleanbot(stack, "cases", "set-status", number, "under_review", "--note", "판매자 자료를 확인하고 있어요")
-    update = stack.fake.wait_text(holder, "검토중", since=since)[-1].text
+    update = stack.fake.wait_text(holder, "검토 중", since=since)[-1].text
     assert number in update and "메모: 판매자 자료를 확인하고 있어요" in update
     stack.fake.wait_for(lambda: _undelivered([holder]) == 0, 15)
 

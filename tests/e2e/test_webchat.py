@@ -421,7 +421,7 @@ def test_a_rights_holder_sees_case_status_updates_pushed_live(chat_page):
 
     pushed = chat.page.locator(".msg.pushed", has_text=nike_number)
     expect(pushed).to_have_count(2, timeout=30_000)
-    expect(pushed.last).to_contain_text("검토중")
+    expect(pushed.last).to_contain_text("검토 중")
     expect(pushed.last).to_contain_text("정품 대조를 시작했어요.")
     expect(pushed.last.locator(".badge")).to_have_text("새 알림")
     chat.shot("06b-status-update-pushed")

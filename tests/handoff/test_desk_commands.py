@@ -82,16 +82,16 @@ def test_case_moves_a_case_with_a_note_and_refuses_what_does_not_apply(desk_chan
         "IPP-2026-999999 케이스를 찾을 수 없어요. 케이스 번호(IPP-YYYY-NNNNNN)를 확인해 주세요."
     assert _say(ch, SUPERVISOR, f"/case {case} 보류 잠시 멈춰요").startswith("'보류'는 케이스 상태가 아니에요. 다음 중 하나로")
     assert _say(ch, SUPERVISOR, f"/case {case} closed") == (
-        f"{josa(case, '은/는')} 지금 '검토중' 상태라서 '종결'로 바꿀 수 없어요. "
-        "가능한 다음 상태: 조치완료(action_taken), 보완요청(info_requested), 반려(rejected), 철회(withdrawn)")
+        f"{josa(case, '은/는')} 지금 '검토 중' 상태라서 '종결'로 바꿀 수 없어요. "
+        "가능한 다음 상태: 조치 완료(action_taken), 보완 요청(info_requested), 반려(rejected), 철회(withdrawn)")
     with transaction() as session:
         assert cases.get_case_by_number(session, case).state == "under_review"
 
     # Korean state names and a lower-case number; the note may go on the next line.
     done = _say(ch, SUPERVISOR, f"/case {case.lower()} 보완요청\n상표 등록증 사본을 보내 주세요")
-    assert done == f"📁 {case} 상태를 '보완요청'으로 바꿨어요. 권리자에게는 상태 알림이 가요."
+    assert done == f"📁 {case} 상태를 '보완 요청'으로 바꿨어요. 권리자에게는 상태 알림이 가요."
     assert _say(ch, SUPERVISOR, f"/case {case} under_review") == \
-        f"📁 {case} 상태를 '검토중'으로 바꿨어요. 권리자에게는 상태 알림이 가요."
+        f"📁 {case} 상태를 '검토 중'으로 바꿨어요. 권리자에게는 상태 알림이 가요."
     with transaction() as session:
         found = cases.get_case_by_number(session, case)
         events = session.execute(select(CaseEvent.actor, CaseEvent.from_state, CaseEvent.to_state, CaseEvent.note)

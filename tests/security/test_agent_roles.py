@@ -94,7 +94,7 @@ def test_a_supervisor_decides_refunds_and_moves_cases_each_time_checked_afresh(d
     assert _say(ch, SUPERVISOR, "/help").startswith("명령:")  # now cached as a member
     checks = _member_checks(ch, SUPERVISOR)
     assert "환불을 승인했어요" in _say(ch, SUPERVISOR, f"/refund approve {held}", needle="환불을 승인했어요")
-    assert "조치완료" in _say(ch, SUPERVISOR, f"/case {case} 조치완료 위조 확인", needle="상태를")
+    assert "조치 완료" in _say(ch, SUPERVISOR, f"/case {case} 조치완료 위조 확인", needle="상태를")
     # Money and case actions never trust the cached answer: one getChatMember each.
     assert _member_checks(ch, SUPERVISOR) == checks + 2
 

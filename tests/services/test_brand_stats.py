@@ -137,7 +137,7 @@ def test_the_text_has_every_figure(db_url):
     ipp.set_status(filed.case_number, "under_review", None, "cli:team")
     text = replies_holder.stats_text(brand_stats.compute(nike.brand_ids, parse_period("이번 달")))
     assert "Nike 브랜드 현황" in text and "이번 달" in text
-    assert "새 케이스 1건" in text and "검토중 1건" in text and "삭제된 상품 0개" in text
+    assert "새 케이스 1건" in text and "검토 중 1건" in text and "삭제된 상품 0개" in text
     assert "평균 처리 기간은 아직 없어요" in text and "구매자 가품 신고 0건" in text
 
 

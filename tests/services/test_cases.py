@@ -210,7 +210,7 @@ def test_cli_list_show_and_set_status(db_url):
     assert [c["number"] for c in listed] == [number]
     assert json.loads(cleanbot("cases", "list", "--brand", "Chanel", "--json").stdout) == []
     shown = cleanbot("cases", "show", number)
-    assert shown.returncode == 0 and "검토를 시작했어요" in shown.stdout and "접수 → 검토중" in shown.stdout
+    assert shown.returncode == 0 and "검토를 시작했어요" in shown.stdout and "접수 → 검토 중" in shown.stdout
     detail = json.loads(cleanbot("cases", "show", number, "--json").stdout)
     assert [e["to_state"] for e in detail["events"]] == ["submitted", "under_review"]
     missing = cleanbot("cases", "show", "IPP-2026-999999")

@@ -52,7 +52,7 @@ def test_take_pending_for_hands_each_row_out_once_in_order(db_url):
     number = _change(NIKE_LISTINGS[0], "under_review", "action_taken")
     taken = notifier.take_pending_for("web", "brand-nike")
     assert [n.case_number for n in taken] == [number] * 3
-    assert "새로 접수" in taken[0].text and "'검토중'으로" in taken[1].text and "'조치완료'로" in taken[2].text
+    assert "새로 접수" in taken[0].text and "'검토 중'으로" in taken[1].text and "'조치 완료'로" in taken[2].text
     assert "action_taken 메모" in taken[2].text and "상품을 내렸어요" in taken[2].text
     assert all(n.channel == "web" and n.external_id == "brand-nike" for n in taken)
     assert taken == sorted(taken, key=lambda n: n.id)
