@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from bot.clock import to_local
-from bot.replies.korean import korean_date
+from bot.replies.korean import day_ko
 
 RESULT_KO = {"fake": "가품", "genuine": "정품", "inconclusive": "판정 불가"}
 # A rights holder's question about test buys rather than figures or one case (brand_stats and
@@ -28,6 +28,6 @@ def inspections_text(rows) -> str:
     lines = [f"최근 테스트 구매 결과 {len(rows)}건이에요(가품 {fakes}건)."]
     for r in rows:
         case = f" · {r.case_number}" if r.case_number else ""
-        lines.append(f"· {korean_date(to_local(r.created_at))} {r.listing_title} ({r.listing_id}) — "
+        lines.append(f"· {day_ko(to_local(r.created_at))} {r.listing_title} ({r.listing_id}) — "
                      f"{RESULT_KO[r.result]} · {r.agency}{case}")
     return "\n".join(lines)
