@@ -144,6 +144,9 @@ class Settings:
     kakao_skill_secret: str = field(default_factory=lambda: _env("CLEANBOT_KAKAO_SKILL_SECRET", ""))
     # Hosts photos may be downloaded from (a name also allows its subdomains), comma-separated.
     kakao_image_hosts: str = field(default_factory=lambda: _env("CLEANBOT_KAKAO_IMAGE_HOSTS", "kakaocdn.net,kakao.com"))
+    # Where a skill request's callbackUrl may point (https only): the server POSTs answers there, so a forged
+    # request must not make it call anything else (loopback too in demo mode, for a local Open Builder stand-in).
+    kakao_callback_hosts: str = field(default_factory=lambda: _env("CLEANBOT_KAKAO_CALLBACK_HOSTS", "kakao.com"))
     kakao_image_timeout_seconds: float = field(
         default_factory=lambda: float(_env("CLEANBOT_KAKAO_IMAGE_TIMEOUT_SECONDS", "3")))
     # Kakao waits 5 s for a skill: answer inline within this, else through the block's callback URL.
@@ -202,12 +205,21 @@ class Settings:
 
     @property
     def kakao_image_host_list(self) -> list[str]:
-        return [part.strip().lower().lstrip(".") for part in self.kakao_image_hosts.split(",") if part.strip()]
+        return _host_list(self.kakao_image_hosts)
+
+    @property
+    def kakao_callback_host_list(self) -> list[str]:
+        return _host_list(self.kakao_callback_hosts)
 
     @property
     def handoff_enabled(self) -> bool:
         """Hand-over needs the agents' group (the Telegram channel, which hosts it, must be configured too)."""
         return bool(self.telegram_agent_chat_id)
+
+
+def _host_list(text: str) -> list[str]:
+    """Host names from a comma-separated setting, lower-case (a name stands for its subdomains too)."""
+    return [part.strip().lower().lstrip(".") for part in text.split(",") if part.strip()]
 
 
 def _id_set(text: str) -> frozenset[int]:

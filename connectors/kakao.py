@@ -240,8 +240,7 @@ class SkillRequest:
         return cls(
             user_key=user_key,
             utterance=utterance if isinstance(utterance, str) else "",
-            callback_url=callback if isinstance(callback, str) and callback.startswith(("https://", "http://"))
-            else None,
+            callback_url=callback if isinstance(callback, str) and callback_allowed(callback) else None,
             params=params,
             client_extra=extra if isinstance(extra, dict) else {},
             properties=user.get("properties") if isinstance(user.get("properties"), dict) else {},
@@ -267,6 +266,21 @@ def _strings(value: Any) -> list[str]:
 def host_allowed(url: str, hosts: list[str]) -> bool:
     host = (urlsplit(url).hostname or "").lower().rstrip(".")
     return bool(host) and any(host == h or host.endswith("." + h) for h in hosts)
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def callback_allowed(url: str) -> bool:
+    """Whether the server may POST an answer to this callbackUrl: https on CLEANBOT_KAKAO_CALLBACK_HOSTS, or
+    the loopback in demo mode. Anything else is ignored (the answer then comes inline or with the next one)."""
+    from bot.settings import get_settings
+
+    settings = get_settings()
+    parts = urlsplit(url)
+    if not settings.is_production and (parts.hostname or "") in LOOPBACK_HOSTS:
+        return parts.scheme in ("http", "https")
+    return parts.scheme == "https" and host_allowed(url, settings.kakao_callback_host_list)
 
 
 def photo_urls(request: SkillRequest, hosts: list[str]) -> tuple[list[str], str]:

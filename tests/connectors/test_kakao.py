@@ -125,6 +125,25 @@ def test_the_request_is_parsed_and_bad_ones_refused():
             SkillRequest.parse(bad)
 
 
+def test_a_callback_url_elsewhere_is_ignored(monkeypatch):
+    """The server POSTs answers to the callback URL: only Kakao's hosts over https (and the loopback in demo
+    mode) are taken, so a forged request cannot make it call anything else."""
+    def callback_of(url):
+        return SkillRequest.parse(skill_request("안녕", callback=url)).callback_url
+
+    monkeypatch.setenv("CLEANBOT_MODE", "demo")
+    assert callback_of("https://bot-api.kakao.com/cb/1") == "https://bot-api.kakao.com/cb/1"
+    assert callback_of("http://127.0.0.1:8080/cb") == "http://127.0.0.1:8080/cb"
+    for elsewhere in ("http://bot-api.kakao.com/cb/1", "https://kakao.com.evil.example/cb", "https://10.0.0.5/cb",
+                      "https://169.254.169.254/latest/meta-data", "file:///etc/passwd"):
+        assert callback_of(elsewhere) is None, elsewhere
+    monkeypatch.setenv("CLEANBOT_MODE", "production")
+    assert callback_of("http://127.0.0.1:8080/cb") is None
+    monkeypatch.setenv("CLEANBOT_KAKAO_CALLBACK_HOSTS", "callback.example.kr")
+    assert callback_of("https://api.callback.example.kr/cb") == "https://api.callback.example.kr/cb"
+    assert callback_of("https://bot-api.kakao.com/cb/1") is None
+
+
 def test_photo_urls_from_the_secure_image_plugin_and_the_utterance():
     secure = json.dumps({"privacyAgreement": "Y", "imageQuantity": "2",
                          "secureUrls": "List(https://talk.kakaocdn.net/a/1.jpg, https://talk.kakaocdn.net/a/2.jpg)"})
