@@ -257,7 +257,8 @@ REPORT_STARTS = ("가품 신고할게요", "가품 받은 것 같아요", "짝�
 DESCRIPTIONS = ("로고 위치가 정품이랑 다르고 박음질이 엉망이에요", "정품이랑 냄새가 달라요", "시리얼 넘버가 없어요",
                 "가죽 냄새가 이상해요", "로고가 이상해요")
 NO_PHOTOS = ("없어요", "사진 없어요")
-CANCELS = ("아니요", "그만할래요")
+# At the summary "아니요" asks what to change (issue #15): cancelling is "그만할래요" or the [신고 취소] button.
+CANCELS = ("그만할래요", "/stop")
 FAQS = ("환불은 언제 되나요?", "증빙 서류 없어도 환불되나요?", "환불은 언제 되나요?")
 GREETINGS = ("안녕하세요", "안녕하세요!")
 THANKS = ("고마워요", "감사합니다")
