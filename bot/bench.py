@@ -643,7 +643,7 @@ def prime(target: Target, state: dict) -> float:
         at = state.get("senders", 0)
         sender, _refund, cancel, token = entries[at] if at < len(entries) else ("bench-prime", None, "0" * 16, None)
         for text in ("안녕하세요", "환불은 언제 되나요?", "최근 주문 보여주세요", "신고 상태 알려 주세요", "가품 신고할게요",
-                     cancel, "로고가 이상해요", "없어요", "아니요", "상담원 연결해 주세요"):
+                     cancel, "로고가 이상해요", "없어요", "아니요", "그만할래요", "상담원 연결해 주세요"):
             say(url, sender, text, token)
         state["senders"] = at + 1
     return time.monotonic() - started
