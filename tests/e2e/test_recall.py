@@ -43,11 +43,12 @@ def test_the_notice_arrives_and_the_button_refunds_once(chat_as):
     assert (case.decided, case.recalls) == (True, 2)
 
     messages = chat.say("안녕하세요")
-    notices = [m for m in messages if m.get("text", "").startswith("[리콜 안내]")]
+    # Notifications come first in the answer, marked 🔔.
+    notices = [m for m in messages if m.get("text", "").startswith("🔔 [리콜 안내]")]
     assert len(notices) == 1
     assert f"주문번호 {mine}" in notices[0]["text"] and "259,000원" in notices[0]["text"]
     assert notices[0]["buttons"] == [{"title": "환불받기", "payload": f'/claim_recall{{"order_number":"{mine}"}}'}]
-    assert not any(m.get("text", "").startswith("[리콜 안내]") for m in chat.say("고마워요"))  # delivered once
+    assert not any("[리콜 안내]" in m.get("text", "") for m in chat.say("고마워요"))  # delivered once
 
     refunded = "\n".join(m.get("text", "") for m in chat.tap(notices, "환불받기"))
     assert "259,000원을 환불해 드렸어요" in refunded and "신고번호는 RPT-" in refunded
