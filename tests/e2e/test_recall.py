@@ -11,32 +11,35 @@ from sqlalchemy import func, select
 
 from bot.clock import utcnow
 from bot.db import transaction
-from bot.models import Listing, Order, RecallNotice, Refund
+from bot.models import Customer, Listing, Order, RecallNotice, Refund
 from bot.services import inspections, recalls
 
 pytestmark = pytest.mark.e2e
 
 
-def _listing_with_two_buyers() -> tuple[str, str, str]:
-    """A listing of its own (the e2e database is shared by the session) bought by shopper-3 and shopper-4."""
+def _listing_with_two_buyers() -> tuple[str, str, str, str]:
+    """A listing of its own (the e2e database is shared by the session) bought by shopper-3 and by a customer
+    of its own who has never used the chat (shopper-4 may have, in an earlier test of the session)."""
     rng = random.Random()
     listing_id = "1005009" + "".join(rng.choice("0123456789") for _ in range(9))
     numbers = ["8189" + "".join(rng.choice("0123456789") for _ in range(12)) for _ in range(2)]
     now = utcnow()
+    offline = "recall-buyer-" + "".join(rng.choice("0123456789") for _ in range(8))
     with transaction() as session:
+        session.add(Customer(id=offline, name="이서연", created_at=now))
         session.add(Listing(id=listing_id, seller_id="S-1006", brand_id=session.execute(
             select(Listing.brand_id).where(Listing.id == "1005006000202646")).scalar_one(),
             title="젠틀몬스터 리콜 테스트 선글라스", price_krw=259000, status="active"))
         session.flush()
-        for number, customer in zip(numbers, ("shopper-3", "shopper-4")):
+        for number, customer in zip(numbers, ("shopper-3", offline)):
             session.add(Order(number=number, customer_id=customer, listing_id=listing_id,
                               product_name="젠틀몬스터 리콜 테스트 선글라스", amount_krw=259000,
                               paid_at=now - timedelta(days=6), delivered_at=now - timedelta(days=2), status="delivered"))
-    return listing_id, numbers[0], numbers[1]
+    return listing_id, numbers[0], numbers[1], offline
 
 
 def test_the_notice_arrives_and_the_button_refunds_once(chat_as):
-    listing_id, mine, theirs = _listing_with_two_buyers()
+    listing_id, mine, theirs, offline = _listing_with_two_buyers()
     chat = chat_as("shopper-3")
     assert "젠틀몬스터 리콜 테스트 선글라스" in chat.text("최근 주문 보여줘")  # shopper-3 uses the web chat
     case = inspections.add(listing_id, "fake", "한국소비자검사원", actor="cli:e2e")
@@ -59,4 +62,4 @@ def test_the_notice_arrives_and_the_button_refunds_once(chat_as):
         assert session.execute(select(func.count(RecallNotice.id))
                                .where(RecallNotice.order_number.in_([mine, theirs]))).scalar_one() == 2
     unreached = recalls.list_recalls(case.case_number)
-    assert [(r.customer_id, r.order_number) for r in unreached] == [("shopper-4", theirs)]
+    assert [(r.customer_id, r.order_number) for r in unreached] == [(offline, theirs)]
