@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from bot.server.runner import wait_http
-from bot.settings import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT, environment
 
 LOAD_DIR = PROJECT_ROOT / "benchmarks" / "load"
 LOCUSTFILE = LOAD_DIR / "locustfile.py"
@@ -301,20 +301,6 @@ def _database(postgres: bool, home: Path, pg_admin: str, keep: bool) -> Iterator
         admin.dispose()
 
 
-@contextmanager
-def _env(values: dict) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def server_env(profile: str, extra_env: dict, redis_url: str, home: Path) -> tuple[dict, Optional[str]]:
     """The environment of the servers the harness starts for `profile`, and the key that signs the pool's
     tokens (None: demo mode, unsigned). production and replicas share it: replicas differ only in workers."""
@@ -353,7 +339,7 @@ def cleanbot_target(profile: str, pool_size: int, extra_env: dict, pg_admin: str
     try:
         with _database(profile in PRODUCTION_LIKE, home, pg_admin, keep) as url:
             env["CLEANBOT_DATABASE_URL"] = url
-            with _env({"CLEANBOT_DATABASE_URL": url, "CLEANBOT_MODE": "demo"}):
+            with environment({"CLEANBOT_DATABASE_URL": url, "CLEANBOT_MODE": "demo"}):
                 if profile not in PRODUCTION_LIKE:
                     demo.load()  # what `cleanbot setup` gives a fresh clone
                 entries = make_order_pool(pool_size, url, jwt_secret=secret)

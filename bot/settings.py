@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -229,3 +231,19 @@ def _id_set(text: str) -> frozenset[int]:
 def get_settings() -> Settings:
     """Settings are read afresh on every call so tests can change the environment."""
     return Settings()
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """These environment variables for the `with` block, then what was there before (settings are read
+    afresh from the environment, so a benchmark or a test and the servers it starts read one set)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

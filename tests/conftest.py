@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from bot.settings import environment  # noqa: F401 - the server fixtures' helper, imported from here
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -22,20 +22,6 @@ PG_URL = os.environ.get("CLEANBOT_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
-@contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
-    """These environment variables for the `with` block, then what was there before: a test's servers and
-    the test process itself (looking into the same database through bot services) read one set of settings."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 # --------------------------------------------------------------------------- what runs, and what CI needs
